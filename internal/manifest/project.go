@@ -1,0 +1,187 @@
+// Package manifest reads a splitschema project: splitschema.yaml and one
+// schemas/<service>.yaml per service. It validates names and links, and
+// orders the services so that every service comes after those it links to.
+// It knows no database.
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// SchemasDir is the folder, relative to the project, that holds the service files.
+const SchemasDir = "schemas"
+
+// Project is a loaded, validated project.
+type Project struct {
+	// Dir is the project folder as given to Load.
+	Dir      string
+	Settings Settings
+	// Services are sorted by name.
+	Services []*Service
+	// Order lists service names so that each comes after every service it
+	// links to; ties are broken by name, so the order is deterministic.
+	Order []string
+}
+
+// Load reads and validates the project in dir. On any problem it returns an
+// *Error that lists every problem found, each naming its file.
+func Load(dir string) (*Project, error) {
+	p := &Project{Dir: dir}
+	var ps problems
+
+	data, err := os.ReadFile(filepath.Join(dir, SettingsFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: no %s here; run `splitschema init` or pass --dir with a project folder", filepath.Join(dir, SettingsFile), SettingsFile)
+	case err != nil:
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	settings, err := ParseSettings(SettingsFile, data)
+	if err != nil {
+		return nil, err
+	}
+	p.Settings = settings
+
+	entries, err := os.ReadDir(filepath.Join(dir, SchemasDir))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: folder missing; it holds one <service>.yaml per service (try `splitschema service add NAME`)", filepath.Join(dir, SchemasDir))
+		}
+		return nil, fmt.Errorf("read %s: %w", SchemasDir, err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		rel := filepath.ToSlash(filepath.Join(SchemasDir, name))
+		switch {
+		case strings.HasPrefix(name, "."), e.IsDir():
+			continue
+		case strings.HasSuffix(name, ".yml"):
+			ps.add(rel, 0, "service files end in .yaml; rename it to %s", strings.TrimSuffix(name, ".yml")+".yaml")
+			continue
+		case !strings.HasSuffix(name, ".yaml"):
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, SchemasDir, name))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", rel, err)
+		}
+		svc, err := ParseService(rel, strings.TrimSuffix(name, ".yaml"), data, settings.Naming)
+		var perr *Error
+		if errors.As(err, &perr) {
+			ps = append(ps, perr.Problems...)
+			continue
+		}
+		p.Services = append(p.Services, svc)
+	}
+	if len(p.Services) == 0 && len(ps) == 0 {
+		ps.add(SchemasDir, 0, "no services declared; add one with `splitschema service add NAME`")
+	}
+	if len(ps) > 0 {
+		return nil, ps.err()
+	}
+	if err := p.resolve(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// resolve checks names and links across services and computes Order.
+func (p *Project) resolve() error {
+	var ps problems
+	slices.SortFunc(p.Services, func(a, b *Service) int { return strings.Compare(a.Name, b.Name) })
+	bySchema := map[string]*Service{}
+	for _, svc := range p.Services {
+		if other, dup := bySchema[svc.Schema]; dup {
+			ps.add(svc.File, 0, "schema %q is already the schema of service %s (%s)", svc.Schema, other.Name, other.File)
+			continue
+		}
+		bySchema[svc.Schema] = svc
+	}
+	// A role name must not collide with another service's role names either,
+	// e.g. service "a_owner" with app suffix "" — the suffix rules prevent
+	// most of it, this catches the rest.
+	roles := map[string]string{}
+	for _, svc := range p.Services {
+		for _, r := range []string{p.OwnerRole(svc.Name), p.AppRole(svc.Name)} {
+			if other, dup := roles[r]; dup {
+				ps.add(svc.File, 0, "role name %s is also a role of service %s; rename one service", r, other)
+			}
+			roles[r] = svc.Name
+		}
+	}
+	for _, svc := range p.Services {
+		for _, l := range svc.Links {
+			switch target := p.Service(l.Service); {
+			case target == nil:
+				ps.add(svc.File, l.Line, "link %s: no service %q in %s/ (services: %s)", l, l.Service, SchemasDir, strings.Join(p.names(), ", "))
+			case target == svc:
+				ps.add(svc.File, l.Line, "link %s: a service does not link to itself; links are references to other services", l)
+			}
+		}
+	}
+	if len(ps) > 0 {
+		return ps.err()
+	}
+	order, cycle := topoOrder(p.Services)
+	if cycle != nil {
+		first := p.Service(cycle[0])
+		ps.add(first.File, 0, "the links form a cycle: %s; services must form a graph without cycles, so drop one of these links", strings.Join(append(cycle, cycle[0]), " -> "))
+		return ps.err()
+	}
+	p.Order = order
+	return nil
+}
+
+// Service returns the service called name, or nil.
+func (p *Project) Service(name string) *Service {
+	i, ok := slices.BinarySearchFunc(p.Services, name, func(s *Service, n string) int { return strings.Compare(s.Name, n) })
+	if !ok {
+		return nil
+	}
+	return p.Services[i]
+}
+
+// OrderedServices returns the services in dependency order.
+func (p *Project) OrderedServices() []*Service {
+	out := make([]*Service, len(p.Order))
+	for i, n := range p.Order {
+		out[i] = p.Service(n)
+	}
+	return out
+}
+
+// Dependants lists, by name, the services that link to the service called name.
+func (p *Project) Dependants(name string) []string {
+	var out []string
+	for _, svc := range p.Services {
+		if slices.Contains(svc.DependsOn(), name) {
+			out = append(out, svc.Name)
+		}
+	}
+	return out
+}
+
+// OwnerRole is the owner role of the service called name.
+func (p *Project) OwnerRole(name string) string { return p.Settings.Naming.OwnerRole(name) }
+
+// AppRole is the application login role of the service called name.
+func (p *Project) AppRole(name string) string { return p.Settings.Naming.AppRole(name) }
+
+// Path resolves a path relative to the project folder.
+func (p *Project) Path(rel ...string) string {
+	return filepath.Join(append([]string{p.Dir}, rel...)...)
+}
+
+func (p *Project) names() []string {
+	out := make([]string, len(p.Services))
+	for i, s := range p.Services {
+		out[i] = s.Name
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package manifest
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// SettingsFile is the name of the project settings file at the project root.
+const SettingsFile = "splitschema.yaml"
+
+// Settings are the project-wide settings from splitschema.yaml.
+type Settings struct {
+	// Database is the shared database every service lives in.
+	Database string `json:"database"`
+	// Backups is the folder backups are written to, relative to the project.
+	Backups string `json:"backups"`
+	// Naming decides the role names of each service.
+	Naming Naming `json:"naming"`
+	// LockTimeout bounds how long a migration waits for a lock.
+	LockTimeout time.Duration `json:"lock_timeout"`
+	// Keep is how many complete backups `backup prune` keeps by default.
+	Keep int `json:"keep"`
+}
+
+// Naming is the pattern of role names: Prefix + service + suffix.
+// Role names are cluster-wide; a prefix keeps projects sharing a cluster apart.
+type Naming struct {
+	Prefix      string `json:"prefix"`
+	OwnerSuffix string `json:"owner_suffix"`
+	AppSuffix   string `json:"app_suffix"`
+}
+
+// DefaultSettings are used for every key splitschema.yaml leaves out.
+func DefaultSettings() Settings {
+	return Settings{
+		Database:    "splitschema",
+		Backups:     "backups",
+		Naming:      Naming{OwnerSuffix: "_owner", AppSuffix: "_app"},
+		LockTimeout: 5 * time.Second,
+		Keep:        7,
+	}
+}
+
+type settingsDoc struct {
+	Database    *string     `yaml:"database"`
+	Backups     *string     `yaml:"backups"`
+	Naming      *namingDoc  `yaml:"naming"`
+	LockTimeout *lineString `yaml:"lock_timeout"`
+	Retention   *struct {
+		Keep *int `yaml:"keep"`
+	} `yaml:"retention"`
+}
+
+type namingDoc struct {
+	Prefix      *string `yaml:"prefix"`
+	OwnerSuffix *string `yaml:"owner_suffix"`
+	AppSuffix   *string `yaml:"app_suffix"`
+}
+
+const settingsKeys = "database, backups, naming, lock_timeout, retention"
+
+// ParseSettings reads splitschema.yaml; file names it in errors.
+func ParseSettings(file string, data []byte) (Settings, error) {
+	s := DefaultSettings()
+	var doc settingsDoc
+	ps := decodeStrict(file, data, &doc, settingsKeys)
+	if len(ps) > 0 {
+		return s, ps.err()
+	}
+	if doc.Database != nil {
+		s.Database = *doc.Database
+	}
+	if doc.Backups != nil {
+		s.Backups = *doc.Backups
+	}
+	if doc.Naming != nil {
+		if doc.Naming.Prefix != nil {
+			s.Naming.Prefix = *doc.Naming.Prefix
+		}
+		if doc.Naming.OwnerSuffix != nil {
+			s.Naming.OwnerSuffix = *doc.Naming.OwnerSuffix
+		}
+		if doc.Naming.AppSuffix != nil {
+			s.Naming.AppSuffix = *doc.Naming.AppSuffix
+		}
+	}
+	if doc.LockTimeout != nil {
+		d, err := time.ParseDuration(doc.LockTimeout.Value)
+		switch {
+		case err != nil:
+			ps.add(file, doc.LockTimeout.Line, "lock_timeout %q is not a duration such as 5s or 500ms", doc.LockTimeout.Value)
+		case d <= 0 || d < time.Millisecond:
+			ps.add(file, doc.LockTimeout.Line, "lock_timeout must be at least 1ms, got %s", d)
+		default:
+			s.LockTimeout = d
+		}
+	}
+	if doc.Retention != nil && doc.Retention.Keep != nil {
+		s.Keep = *doc.Retention.Keep
+		if s.Keep < 1 {
+			ps.add(file, 0, "retention.keep must be at least 1, got %d", s.Keep)
+		}
+	}
+	if err := CheckIdentifier("database", s.Database, MaxIdentifierLen); err != nil {
+		ps.add(file, 0, "%v", err)
+	}
+	if s.Backups == "" {
+		ps.add(file, 0, "backups must name a folder")
+	}
+	ps = append(ps, checkNaming(file, s.Naming)...)
+	return s, ps.err()
+}
+
+func checkNaming(file string, n Naming) problems {
+	var ps problems
+	if n.OwnerSuffix == n.AppSuffix {
+		ps.add(file, 0, "naming: owner_suffix and app_suffix must differ, both are %q", n.OwnerSuffix)
+	}
+	if n.OwnerSuffix == "" || n.AppSuffix == "" {
+		ps.add(file, 0, "naming: owner_suffix and app_suffix must not be empty")
+	}
+	// Each part must keep <prefix><service><suffix> a valid identifier.
+	for _, part := range []struct{ key, v string }{{"prefix", n.Prefix}, {"owner_suffix", n.OwnerSuffix}, {"app_suffix", n.AppSuffix}} {
+		if !namingPart.MatchString(part.v) {
+			ps.add(file, 0, "naming: %s %q may only hold lower-case letters, digits and _", part.key, part.v)
+		}
+	}
+	if n.Prefix != "" && n.Prefix[0] >= '0' && n.Prefix[0] <= '9' {
+		ps.add(file, 0, "naming: prefix %q must not start with a digit", n.Prefix)
+	}
+	if len(n.Prefix) > 20 || len(n.OwnerSuffix) > 20 || len(n.AppSuffix) > 20 {
+		ps.add(file, 0, "naming: prefix and suffixes are at most 20 bytes each")
+	}
+	return ps
+}
+
+// maxServiceNameLen is the longest service name whose role names still fit.
+func (n Naming) maxServiceNameLen() int {
+	return MaxIdentifierLen - len(n.Prefix) - max(len(n.OwnerSuffix), len(n.AppSuffix))
+}
+
+// OwnerRole is the role that owns the service's schema and runs its migrations.
+func (n Naming) OwnerRole(service string) string { return n.Prefix + service + n.OwnerSuffix }
+
+// AppRole is the login role the service's application uses.
+func (n Naming) AppRole(service string) string { return n.Prefix + service + n.AppSuffix }
+
+var namingPart = regexp.MustCompile(`^[a-z0-9_]*$`)
+
+// String summarises the settings for logs.
+func (s Settings) String() string {
+	return fmt.Sprintf("database=%s backups=%s lock_timeout=%s", s.Database, s.Backups, s.LockTimeout)
+}
