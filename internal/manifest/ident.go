@@ -43,8 +43,8 @@ func CheckIdentifier(what, name string, maxLen int) error {
 		return fmt.Errorf("%s %q is %d bytes long; at most %d are allowed", what, name, len(name), maxLen)
 	case !identPattern.MatchString(name):
 		return fmt.Errorf("%s %q is not a valid identifier: use lower-case letters, digits and _, not starting with a digit", what, name)
-	case name == "public" || name == "information_schema" || strings.HasPrefix(name, "pg_"):
-		return fmt.Errorf("%s %q is reserved by PostgreSQL (public, information_schema and pg_* are)", what, name)
+	case name == "public" || name == "information_schema" || name == "splitschema" || strings.HasPrefix(name, "pg_"):
+		return fmt.Errorf("%s %q is reserved (public, information_schema, pg_* and splitschema, which holds the guard, are)", what, name)
 	case reservedWords[name]:
 		return fmt.Errorf("%s %q is an SQL reserved word; choose another name", what, name)
 	}

@@ -1,0 +1,32 @@
+# splitschema — see README.md.
+GO      ?= go
+BIN     := bin/splitschema
+GOFILES  = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.splitschema/*')
+
+.PHONY: all build test demo bench check postgres clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cli/splitschema
+
+# Installs Debian's postgresql when no server binaries are found.
+postgres:
+	@./scripts/ensure-postgres.sh
+
+# Static checks CI runs: formatting, vet, and that gen/ matches sqlc.
+check:
+	@out="$$(gofmt -l $(GOFILES))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool sqlc diff
+
+test: postgres check
+	$(GO) test -count=1 -timeout 20m ./...
+
+demo: postgres build
+	$(BIN) local start
+	$(BIN) validate
+	$(BIN) graph --format mermaid
+
+clean:
+	rm -rf bin

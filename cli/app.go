@@ -1,0 +1,135 @@
+// Package cli is the splitschema command: it reads flags, calls into the
+// internal packages and prints their results. It holds no SQL.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+// Version is the splitschema version, set at build time with -ldflags.
+var Version = "dev"
+
+// globalFlags are accepted before the command and after it.
+func globalFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "dir", Value: ".", Usage: "project `DIR` (holds splitschema.yaml and schemas/)"},
+		&ucli.StringFlag{Name: "database-url", EnvVars: []string{"DATABASE_URL"}, Usage: "admin `URL` of the server; the libpq PG* variables are honoured too; default: the embedded local cluster"},
+		&ucli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout; logs go to stderr"},
+		&ucli.BoolFlag{Name: "verbose", Usage: "log more"},
+	}
+}
+
+// NewApp builds the splitschema command line application.
+func NewApp() *ucli.App {
+	app := &ucli.App{
+		Name:                 "splitschema",
+		Usage:                "one shared PostgreSQL database, one isolated schema per microservice, one consistent backup",
+		Version:              Version,
+		Flags:                globalFlags(),
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+		Commands:             commands(),
+		CommandNotFound: func(c *ucli.Context, name string) {
+			fmt.Fprintf(c.App.ErrWriter, "splitschema: no command %q\n\n", name)
+			showHelp(c)
+			c.App.Metadata[notFoundKey] = true
+		},
+		OnUsageError: func(c *ucli.Context, err error, _ bool) error {
+			return usageErr(c, err)
+		},
+		ExitErrHandler: func(*ucli.Context, error) {}, // Main decides the exit code
+		Metadata:       map[string]any{},
+	}
+	for _, cmd := range app.Commands {
+		addGlobalFlags(cmd)
+	}
+	return app
+}
+
+func commands() []*ucli.Command {
+	var cmds []*ucli.Command
+	cmds = append(cmds, validateCommands()...)
+	cmds = append(cmds, localCommand())
+	return cmds
+}
+
+// addGlobalFlags lets the global flags follow a command too:
+// `splitschema validate --json` works like `splitschema --json validate`.
+func addGlobalFlags(cmd *ucli.Command) {
+	if cmd.OnUsageError == nil {
+		cmd.OnUsageError = func(c *ucli.Context, err error, _ bool) error { return usageErr(c, err) }
+	}
+	if len(cmd.Subcommands) > 0 {
+		for _, sub := range cmd.Subcommands {
+			addGlobalFlags(sub)
+		}
+		if cmd.Action == nil {
+			return
+		}
+	}
+	cmd.Flags = append(cmd.Flags, globalFlags()...)
+}
+
+// Main runs the application on args and returns the process exit code:
+// 0 on success, 1 on failure or findings, 2 on a usage error.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := NewApp()
+	app.Reader, app.Writer, app.ErrWriter = stdin, stdout, stderr
+	err := app.Run(args)
+	if err == nil {
+		if app.Metadata[notFoundKey] == true {
+			return 2
+		}
+		return 0
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "splitschema: %s\n", ue.err)
+		return 2
+	}
+	var ec ucli.ExitCoder
+	if errors.As(err, &ec) {
+		if msg := ec.Error(); msg != "" {
+			fmt.Fprintf(stderr, "splitschema: %s\n", msg)
+		}
+		return ec.ExitCode()
+	}
+	if !errors.Is(err, errReported) {
+		fmt.Fprintf(stderr, "splitschema: %s\n", err)
+	}
+	return 1
+}
+
+// usageError is a mistake in the command line; the usage has been shown.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+
+func usageErr(c *ucli.Context, err error) error {
+	showHelp(c)
+	return &usageError{err: err}
+}
+
+// notFoundKey marks, in App.Metadata, a run that named no known command.
+const notFoundKey = "command-not-found"
+
+// showHelp prints the usage of the current command on stderr, keeping
+// stdout for results.
+func showHelp(c *ucli.Context) {
+	w := c.App.Writer
+	c.App.Writer = c.App.ErrWriter
+	defer func() { c.App.Writer = w }()
+	if c.Command != nil && c.Command.Name != "" {
+		_ = ucli.ShowSubcommandHelp(c)
+	} else {
+		_ = ucli.ShowAppHelp(c)
+	}
+}
+
+// errReported is returned after the failure has already been printed (as
+// JSON, for instance): Main only sets the exit code.
+var errReported = errors.New("reported")

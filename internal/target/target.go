@@ -1,0 +1,215 @@
+// Package target decides which PostgreSQL server and database splitschema
+// works on: --database-url, else the libpq PG* variables, else the embedded
+// local cluster, which it starts on demand.
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/splitschema/splitschema/internal/localpg"
+)
+
+// Server is an admin connection's settings on the chosen server.
+type Server struct {
+	// Config connects as the admin to Database.
+	config *pgx.ConnConfig
+	// Database is the project database on that server.
+	Database string
+	// Source says where the settings came from, for messages.
+	Source string
+	// BinDir, when known, holds the server's own client tools (pg_dump...).
+	BinDir string
+}
+
+// Options are the inputs Resolve chooses from.
+type Options struct {
+	// URL is --database-url or DATABASE_URL; empty when not given.
+	URL string
+	// ProjectDir holds .splitschema/, the embedded cluster's state.
+	ProjectDir string
+	// DefaultDatabase is used when the URL or PGDATABASE names none.
+	DefaultDatabase string
+	Logger          *slog.Logger
+}
+
+// pgEnvVars are the libpq variables that select a server; any of them set
+// means the user chose a server through the environment.
+var pgEnvVars = []string{"PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGPASSWORD"}
+
+// Resolve picks the server. With neither a URL nor PG* variables it starts
+// the embedded cluster under ProjectDir.
+func Resolve(ctx context.Context, o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.URL != "" {
+		cfg, err := pgx.ParseConfig(o.URL)
+		if err != nil {
+			return nil, fmt.Errorf("--database-url: %s", Redact(err.Error()))
+		}
+		db := databaseInURL(o.URL)
+		if db == "" {
+			db = o.DefaultDatabase
+		}
+		return newServer(cfg, db, "--database-url", ""), nil
+	}
+	for _, v := range pgEnvVars {
+		if os.Getenv(v) != "" {
+			cfg, err := pgx.ParseConfig("")
+			if err != nil {
+				return nil, fmt.Errorf("PG* environment: %s", Redact(err.Error()))
+			}
+			db := os.Getenv("PGDATABASE")
+			if db == "" {
+				db = o.DefaultDatabase
+			}
+			return newServer(cfg, db, "PG* environment", ""), nil
+		}
+	}
+	cl, err := localpg.New(o.ProjectDir, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Start(ctx); err != nil {
+		return nil, err
+	}
+	admin, err := cl.AdminURL()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig(admin)
+	if err != nil {
+		return nil, fmt.Errorf("embedded cluster url: %s", Redact(err.Error()))
+	}
+	return newServer(cfg, o.DefaultDatabase, "embedded cluster", cl.Binaries().Dir), nil
+}
+
+// FromURL makes a Server from an admin URL, for tests and --target-url.
+func FromURL(rawURL, defaultDatabase string) (*Server, error) {
+	return Resolve(context.Background(), Options{URL: rawURL, DefaultDatabase: defaultDatabase})
+}
+
+func newServer(cfg *pgx.ConnConfig, db, source, binDir string) *Server {
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = "splitschema"
+	return &Server{config: cfg, Database: db, Source: source, BinDir: binDir}
+}
+
+// databaseInURL returns the database a postgres:// URL names, or "".
+func databaseInURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// A keyword/value string: dbname=... is honoured by pgx itself.
+		for f := range strings.FieldsSeq(raw) {
+			if v, ok := strings.CutPrefix(f, "dbname="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		return db
+	}
+	return u.Query().Get("dbname")
+}
+
+// Config returns a copy of the admin connection settings for database db.
+func (s *Server) Config(db string) *pgx.ConnConfig {
+	c := s.config.Copy()
+	c.Database = db
+	return c
+}
+
+// Connect opens an admin connection to database db.
+func (s *Server) Connect(ctx context.Context, db string) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.Config(db))
+	if err != nil {
+		return nil, fmt.Errorf("connect to database %s on %s (%s): %s", db, s.Addr(), s.Source, Redact(err.Error()))
+	}
+	return conn, nil
+}
+
+// Addr is host:port of the server, for messages.
+func (s *Server) Addr() string {
+	return fmt.Sprintf("%s:%d", s.config.Host, s.config.Port)
+}
+
+// Host and Port are where a service's application connects too.
+func (s *Server) Host() string { return s.config.Host }
+
+// Port is the server's port.
+func (s *Server) Port() uint16 { return s.config.Port }
+
+// User is the admin role name.
+func (s *Server) User() string { return s.config.User }
+
+// Password is the admin password, for handing to pg_dump through its
+// environment; it is never to be printed.
+func (s *Server) Password() string { return s.config.Password }
+
+// URL renders an admin URL for database db, password included: it is for
+// programs and files of mode 0600, never for a log line (see Redact).
+func (s *Server) URL(db string) string {
+	return ServiceURL(s.config.Host, s.config.Port, s.config.User, s.config.Password, db, s.config.TLSConfig != nil)
+}
+
+// ServiceURL builds a postgres:// URL. tls chooses sslmode=require over disable.
+func ServiceURL(host string, port uint16, user, password, db string, tls bool) string {
+	u := url.URL{Scheme: "postgres", Path: "/" + db}
+	if password != "" {
+		u.User = url.UserPassword(user, password)
+	} else {
+		u.User = url.User(user)
+	}
+	if strings.HasPrefix(host, "/") {
+		q := url.Values{"host": {host}, "port": {fmt.Sprint(port)}}
+		u.RawQuery = q.Encode()
+	} else {
+		u.Host = fmt.Sprintf("%s:%d", host, port)
+		mode := "disable"
+		if tls {
+			mode = "require"
+		}
+		u.RawQuery = "sslmode=" + mode
+	}
+	return u.String()
+}
+
+// ClientEnv returns the libpq environment that points a client tool
+// (pg_dump, pg_restore, psql) at database db, password included, so that
+// it never appears in argv.
+func (s *Server) ClientEnv(db string) []string {
+	env := []string{
+		"PGHOST=" + s.config.Host,
+		fmt.Sprintf("PGPORT=%d", s.config.Port),
+		"PGUSER=" + s.config.User,
+		"PGDATABASE=" + db,
+		"PGAPPNAME=splitschema",
+	}
+	if s.config.Password != "" {
+		env = append(env, "PGPASSWORD="+s.config.Password)
+	}
+	if s.config.TLSConfig == nil {
+		env = append(env, "PGSSLMODE=disable")
+	} else {
+		env = append(env, "PGSSLMODE=require")
+	}
+	return env
+}
+
+// IsPgError reports whether err is a PostgreSQL error with the given SQLSTATE.
+func IsPgError(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
+}
