@@ -54,6 +54,7 @@ func commands() []*ucli.Command {
 	var cmds []*ucli.Command
 	cmds = append(cmds, validateCommands()...)
 	cmds = append(cmds, localCommand())
+	cmds = append(cmds, provisionCommands()...)
 	return cmds
 }
 

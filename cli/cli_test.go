@@ -121,3 +121,22 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// copyTree copies the file or folder from to to.
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	fi, err := os.Stat(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.IsDir() {
+		err = os.CopyFS(to, os.DirFS(from))
+	} else if data, rerr := os.ReadFile(from); rerr != nil {
+		err = rerr
+	} else if err = os.MkdirAll(filepath.Dir(to), 0o755); err == nil {
+		err = os.WriteFile(to, data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -13,3 +13,10 @@ func Redact(s string) string {
 	s = urlPassword.ReplaceAllString(s, "${1}xxxxx@")
 	return kvPassword.ReplaceAllString(s, "${1}xxxxx")
 }
+
+// redacted wraps an error so that its message is redacted while errors.As
+// still reaches the cause (a *pgconn.PgError, for example).
+type redacted struct{ err error }
+
+func (r redacted) Error() string { return Redact(r.err.Error()) }
+func (r redacted) Unwrap() error { return r.err }

@@ -135,7 +135,7 @@ func (s *Server) Config(db string) *pgx.ConnConfig {
 func (s *Server) Connect(ctx context.Context, db string) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.Config(db))
 	if err != nil {
-		return nil, fmt.Errorf("connect to database %s on %s (%s): %s", db, s.Addr(), s.Source, Redact(err.Error()))
+		return nil, fmt.Errorf("connect to database %s on %s (%s): %w", db, s.Addr(), s.Source, redacted{err})
 	}
 	return conn, nil
 }

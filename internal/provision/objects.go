@@ -1,0 +1,302 @@
+package provision
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/splitschema/splitschema/internal/catalog"
+	"github.com/splitschema/splitschema/internal/manifest"
+)
+
+// planLinks works out the privileges the declared links call for: USAGE on
+// the target schema and REFERENCES on the target columns for the linking
+// service's owner, where the target table exists. A link to a table or
+// column that does not exist while the target service has tables is a
+// mistake, unless Options.DeferLinks leaves it to GrantLinks.
+func (pl *planner) planLinks() {
+	for _, svc := range pl.p.OrderedServices() {
+		owner := pl.p.OwnerRole(svc.Name)
+		for _, l := range svc.Links {
+			to := pl.p.Service(l.Service)
+			if !slices.Contains(pl.linkSchemas[to.Schema], owner) {
+				pl.linkSchemas[to.Schema] = append(pl.linkSchemas[to.Schema], owner)
+			}
+			key := to.Schema + "." + l.Table
+			cols, exists := pl.snap.Columns[key]
+			if !exists {
+				if !pl.opts.DeferLinks && pl.hasTables(to.Schema) {
+					pl.problem("%s: link %s: service %s has no table %s (its tables: %s); fix the link or add the table in a migration of %s",
+						svc.File, l, to.Name, key, strings.Join(pl.tableNames(to.Schema), ", "), to.Name)
+				}
+				continue
+			}
+			var missing []string
+			for _, c := range l.Columns {
+				if !slices.Contains(cols, c) {
+					missing = append(missing, c)
+				}
+			}
+			if len(missing) > 0 {
+				if !pl.opts.DeferLinks {
+					pl.problem("%s: link %s: table %s has no column %s (its columns: %s); fix the link or add the column in a migration of %s",
+						svc.File, l, key, strings.Join(missing, ", "), strings.Join(cols, ", "), to.Name)
+				}
+				continue
+			}
+			if pl.linkColumns[key] == nil {
+				pl.linkColumns[key] = map[string][]string{}
+				pl.linkTables[to.Schema] = append(pl.linkTables[to.Schema], l.Table)
+			}
+			for _, c := range l.Columns {
+				if !slices.Contains(pl.linkColumns[key][owner], c) {
+					pl.linkColumns[key][owner] = append(pl.linkColumns[key][owner], c)
+				}
+			}
+		}
+	}
+}
+
+func (pl *planner) hasTables(schema string) bool { return len(pl.tableNames(schema)) > 0 }
+
+func (pl *planner) tableNames(schema string) []string {
+	var out []string
+	for _, r := range pl.snap.Relations[schema] {
+		if r.RelKind != "S" {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// planSchema creates the service's schema, owned by its owner role. A schema
+// of that name owned by anyone else is a mistake the admin must settle.
+func (pl *planner) planSchema(svc *manifest.Service) {
+	owner := pl.p.OwnerRole(svc.Name)
+	have, exists := pl.snap.Schemas[svc.Schema]
+	switch {
+	case !exists:
+		pl.add(Change{Service: svc.Name, Action: "create schema", phase: phaseSchemas,
+			SQL: "CREATE SCHEMA " + ident(svc.Schema) + " AUTHORIZATION " + ident(owner)})
+	case have != owner:
+		pl.problem("%s: schema %s already exists and is owned by %s, not %s; if it belongs to service %s, run ALTER SCHEMA %s OWNER TO %s (and give its objects to %s too), else choose another schema for the service",
+			svc.File, svc.Schema, have, owner, svc.Name, ident(svc.Schema), ident(owner), ident(owner))
+	}
+}
+
+// planObjects puts the privileges on the service's schema and on every
+// object in it right: the application role gets USAGE on the schema, DML on
+// the tables, USAGE and SELECT on the sequences, EXECUTE on the routines and
+// USAGE on the types; linking owners get USAGE on the schema and REFERENCES
+// on their link columns; nobody else (PUBLIC included) gets anything.
+func (pl *planner) planObjects(svc *manifest.Service) {
+	owner, app := pl.p.OwnerRole(svc.Name), pl.p.AppRole(svc.Name)
+	schemaObj := catalog.Object{Kind: catalog.KindSchema, Schema: svc.Schema}
+	wants := map[string]want{app: {need: appSchema}}
+	for _, l := range pl.linkSchemas[svc.Schema] {
+		wants[l] = want{need: pUsage}
+	}
+	pl.diffObject(svc.Name, schemaObj, wants, owner)
+
+	routines := map[aclOp]bool{}
+	var routineOps []aclOp
+	var columns []catalog.Object
+	for _, o := range pl.bySchema[svc.Schema] {
+		switch o.Kind {
+		case catalog.KindTable:
+			pl.diffObject(svc.Name, o, map[string]want{app: {need: appTable}}, owner)
+		case catalog.KindSequence:
+			pl.diffObject(svc.Name, o, map[string]want{app: {need: appSequence}}, owner)
+		case catalog.KindType:
+			pl.diffObject(svc.Name, o, map[string]want{app: {need: appType}}, owner)
+		case catalog.KindColumn:
+			columns = append(columns, o)
+		case catalog.KindRoutine:
+			acl := pl.snap.ACLs[o]
+			for _, op := range diffGrants(holdings(acl.Grants), map[string]want{app: {need: appRoutine}}, unmanaged(acl.Owner, owner)) {
+				if !routines[op] {
+					routines[op] = true
+					routineOps = append(routineOps, op)
+				}
+			}
+		}
+	}
+	for _, op := range routineOps {
+		pl.add(Change{Service: pl.attribute(svc.Name, op), Action: op.action(), phase: opPhase(op),
+			SQL: op.statement("ALL ROUTINES IN SCHEMA " + ident(svc.Schema))})
+	}
+	pl.planColumns(svc, columns, owner)
+}
+
+// planColumns diffs column privileges: the REFERENCES of the links, and no
+// other column privilege. Statements group columns per table and grantee.
+func (pl *planner) planColumns(svc *manifest.Service, existing []catalog.Object, owner string) {
+	type colKey struct {
+		table string
+		op    aclOp
+	}
+	var order []colKey
+	cols := map[colKey][]string{}
+	add := func(table, col string, op aclOp) {
+		k := colKey{table, op}
+		if _, ok := cols[k]; !ok {
+			order = append(order, k)
+		}
+		cols[k] = append(cols[k], col)
+	}
+	seen := map[catalog.Object]bool{}
+	diff := func(o catalog.Object, wants map[string]want) {
+		seen[o] = true
+		have := map[string]holding{}
+		objOwner := owner
+		if acl := pl.snap.ACLs[o]; acl != nil {
+			have, objOwner = holdings(acl.Grants), acl.Owner
+		}
+		// A REVOKE on the table takes the same privilege off its columns.
+		for g, p := range pl.revokedTable[svc.Schema+"."+o.Name] {
+			if h, ok := have[g]; ok {
+				h.privs &^= p
+				h.grantable &^= p
+				have[g] = h
+			}
+		}
+		for _, op := range diffGrants(have, wants, unmanaged(objOwner, owner)) {
+			add(o.Name, o.Column, op)
+		}
+	}
+	names := slices.Clone(pl.linkTables[svc.Schema])
+	slices.Sort(names)
+	for _, name := range names {
+		schema, table := svc.Schema, svc.Schema+"."+name
+		for _, col := range pl.snap.Columns[table] {
+			wants := map[string]want{}
+			for grantee, cs := range pl.linkColumns[table] {
+				if slices.Contains(cs, col) {
+					wants[grantee] = want{need: pReferences}
+				}
+			}
+			if len(wants) > 0 {
+				diff(catalog.Object{Kind: catalog.KindColumn, Schema: schema, Name: name, Column: col}, wants)
+			}
+		}
+	}
+	for _, o := range existing {
+		if !seen[o] {
+			diff(o, nil)
+		}
+	}
+	for _, k := range order {
+		var list []string
+		for _, c := range cols[k] {
+			list = append(list, ident(c))
+		}
+		op := k.op
+		pl.add(Change{Service: pl.attribute(svc.Name, op), Action: op.action(), phase: opPhase(op),
+			SQL: op.columnStatement("TABLE "+ident(svc.Schema, k.table), list)})
+	}
+}
+
+// diffObject diffs one object's privileges against wants; owner is the
+// service's owner role, which, like the object's own owner, is left alone.
+func (pl *planner) diffObject(svc string, o catalog.Object, wants map[string]want, owner string) {
+	have := map[string]holding{}
+	objOwner := owner
+	if acl := pl.snap.ACLs[o]; acl != nil {
+		have, objOwner = holdings(acl.Grants), acl.Owner
+	}
+	target := objectTarget(o)
+	for _, op := range diffGrants(have, wants, unmanaged(objOwner, owner)) {
+		if op.kind == opRevoke && o.Kind == catalog.KindTable {
+			key := o.Schema + "." + o.Name
+			if pl.revokedTable[key] == nil {
+				pl.revokedTable[key] = map[string]priv{}
+			}
+			pl.revokedTable[key][op.grantee] |= op.privs
+		}
+		pl.add(Change{Service: pl.attribute(svc, op), Action: op.action(), phase: opPhase(op), SQL: op.statement(target)})
+	}
+}
+
+// unmanaged manages every grantee but the given owners.
+func unmanaged(owners ...string) func(string) bool {
+	return func(g string) bool { return !slices.Contains(owners, g) }
+}
+
+func objectTarget(o catalog.Object) string {
+	switch o.Kind {
+	case catalog.KindSchema:
+		return "SCHEMA " + ident(o.Schema)
+	case catalog.KindSequence:
+		return "SEQUENCE " + ident(o.Schema, o.Name)
+	case catalog.KindType:
+		return "TYPE " + ident(o.Schema, o.Name)
+	case catalog.KindDatabase:
+		return "DATABASE " + ident(o.Name)
+	}
+	return "TABLE " + ident(o.Schema, o.Name)
+}
+
+func opPhase(op aclOp) phase {
+	if op.kind == opGrant {
+		return phaseGrant
+	}
+	return phaseRevoke
+}
+
+// attribute names the service a change is listed under: a grant to a
+// service role belongs to that role's service (a link grant belongs to the
+// linking service); anything else to the service owning the object.
+func (pl *planner) attribute(objService string, op aclOp) string {
+	if s := pl.roleService[op.grantee]; op.kind == opGrant && s != "" {
+		return s
+	}
+	return objService
+}
+
+// planSettings sets the application role's search_path to its schema, in
+// the project database.
+func (pl *planner) planSettings(svc *manifest.Service) {
+	app := pl.p.AppRole(svc.Name)
+	for _, kv := range pl.snap.Settings[app] {
+		if v, ok := strings.CutPrefix(kv, "search_path="); ok && strings.Trim(v, `"`) == svc.Schema {
+			return
+		}
+	}
+	pl.add(Change{Service: svc.Name, Action: "role setting", phase: phaseGrant,
+		SQL: "ALTER ROLE " + ident(app) + " IN DATABASE " + ident(pl.db) + " SET search_path = " + ident(svc.Schema)})
+}
+
+// planDatabase takes every privilege on the database away from PUBLIC and
+// gives CONNECT to the application roles only. Other roles' privileges on the
+// database are not splitschema's business.
+func (pl *planner) planDatabase() {
+	o := catalog.Object{Kind: catalog.KindDatabase, Name: pl.db}
+	wants := map[string]want{}
+	for _, svc := range pl.p.Services {
+		wants[pl.p.AppRole(svc.Name)] = want{need: pConnect}
+	}
+	managed := func(g string) bool { return g == catalog.Public || pl.isServiceRole(g) }
+	for _, op := range diffGrants(holdings(pl.snap.Database), wants, managed) {
+		svc := pl.roleService[op.grantee]
+		pl.add(Change{Service: svc, Action: op.action(), phase: opPhase(op), SQL: op.statement(objectTarget(o)), needsOwnerOfDB: true})
+	}
+}
+
+// planPublicSchema takes CREATE on schema public away from PUBLIC (USAGE may
+// stay), and every privilege on it from the service roles.
+func (pl *planner) planPublicSchema() {
+	o := catalog.Object{Kind: catalog.KindSchema, Schema: "public"}
+	acl := pl.snap.ACLs[o]
+	if acl == nil {
+		return // no schema public
+	}
+	wants := map[string]want{catalog.Public: {allow: pUsage}}
+	managed := func(g string) bool { return g == catalog.Public || pl.isServiceRole(g) }
+	for _, op := range diffGrants(holdings(acl.Grants), wants, managed) {
+		pl.add(Change{Service: pl.roleService[op.grantee], Action: op.action(), phase: opPhase(op),
+			SQL: op.statement(objectTarget(o)), needsOwnerOfDB: true})
+	}
+}
+
+// String makes a priv readable in test failures.
+func (p priv) String() string { return fmt.Sprintf("{%s}", p.sql()) }

@@ -1,0 +1,187 @@
+package provision
+
+import (
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/splitschema/splitschema/internal/catalog"
+	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/secrets"
+)
+
+// forbidden are the attributes no service role may hold.
+const forbidden = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+
+// planRoles creates the owner and application roles of svc, or puts their
+// attributes and the application password right.
+func (pl *planner) planRoles(svc *manifest.Service) {
+	owner, app := pl.p.OwnerRole(svc.Name), pl.p.AppRole(svc.Name)
+	if r := pl.snap.Roles[owner]; r == nil {
+		pl.add(Change{Service: svc.Name, Action: "create role", phase: phaseRoles,
+			SQL: "CREATE ROLE " + ident(owner) + " NOLOGIN " + forbidden})
+	} else {
+		pl.alterRole(svc.Name, r, false)
+	}
+	r := pl.snap.Roles[app]
+	if r == nil {
+		c := Change{Service: svc.Name, Action: "create role", phase: phaseRoles,
+			SQL: "CREATE ROLE " + ident(app) + " LOGIN " + forbidden}
+		c.roleName = app
+		pl.withPassword(&c, svc.Name, slices.Contains(pl.opts.NewPasswords, svc.Name))
+		pl.add(c)
+		return
+	}
+	pl.alterRole(svc.Name, r, true)
+	pl.planPassword(svc.Name, app)
+}
+
+// alterRole fixes attributes changed by hand: an owner never logs in, an
+// application role does, and neither holds a forbidden attribute.
+func (pl *planner) alterRole(svc string, r *catalog.Role, login bool) {
+	var attrs []string
+	super := r.Superuser
+	if r.Login != login {
+		attrs = append(attrs, map[bool]string{true: "LOGIN", false: "NOLOGIN"}[login])
+	}
+	for _, a := range []struct {
+		held      bool
+		sql       string
+		superOnly bool
+	}{
+		{r.Superuser, "NOSUPERUSER", true},
+		{r.CreateDB, "NOCREATEDB", false},
+		{r.CreateRole, "NOCREATEROLE", false},
+		{r.Replication, "NOREPLICATION", true},
+		{r.BypassRLS, "NOBYPASSRLS", true},
+	} {
+		if a.held {
+			attrs = append(attrs, a.sql)
+			super = super || a.superOnly
+		}
+	}
+	if login && r.ValidUntil != nil {
+		attrs = append(attrs, "VALID UNTIL 'infinity'")
+	}
+	if len(attrs) == 0 {
+		return
+	}
+	pl.add(Change{Service: svc, Action: "alter role", phase: phaseRoles, needsSuper: super,
+		SQL: "ALTER ROLE " + ident(r.Name) + " " + strings.Join(attrs, " "), Note: "attributes changed by hand"})
+}
+
+// planPassword decides whether an existing application role needs its
+// password set. The desired password is SPLITSCHEMA_PASSWORD_<SVC>, else the
+// one in the secrets file. A superuser admin compares it with the stored
+// verifier; another admin can only compare the variable with the file. A
+// role whose password nobody here knows keeps it (another machine or a CI
+// run may have set it): a warning says how to get a new one.
+func (pl *planner) planPassword(svc, app string) {
+	if slices.Contains(pl.opts.NewPasswords, svc) {
+		pl.setPassword(svc, app, "a new password was asked for (--new-password)", true)
+		return
+	}
+	pw, src, err := secrets.Lookup(pl.p.Dir, svc)
+	if err != nil && !isNoPassword(err) {
+		pl.problem("service %s: %v", svc, err)
+		return
+	}
+	verifier, known := pl.snap.Verifiers[app] // known only to a superuser
+	switch {
+	case known && verifier == "":
+		pl.setPassword(svc, app, "the role has no password", false)
+	case pw == "":
+		pl.warn("%s: its password is unknown here (neither %s nor %s): it is left as it is, and `url`/`audit` cannot log in as it; set the variable, or run `splitschema provision --new-password %s`",
+			app, secrets.EnvVar(svc), secrets.Path(pl.p.Dir, svc), svc)
+	case known && !matches(pl.p.Dir, svc, app, verifier, pw):
+		pl.setPassword(svc, app, "the role's password differs from "+sourceName(svc, src), false)
+	case !known && src == secrets.FromEnv:
+		if filePw, err := secrets.FilePassword(pl.p.Dir, svc); err != nil || filePw != pw {
+			pl.setPassword(svc, app, secrets.EnvVar(svc)+" differs from the secrets file", false)
+		}
+	}
+}
+
+func (pl *planner) setPassword(svc, app, note string, fresh bool) {
+	c := Change{Service: svc, Action: "password", phase: phaseRoles, SQL: "ALTER ROLE " + ident(app), Note: note, roleName: app}
+	pl.withPassword(&c, svc, fresh)
+	pl.add(c)
+}
+
+// withPassword appends PASSWORD to a CREATE or ALTER ROLE: '***' in SQL;
+// Apply runs the statement with the verifier. The password is
+// SPLITSCHEMA_PASSWORD_<SVC> or the secrets file's, else (or when fresh) a
+// generated one.
+func (pl *planner) withPassword(c *Change, svc string, fresh bool) {
+	c.SQL += " PASSWORD '***'"
+	var pw string
+	var src secrets.Source
+	if !fresh {
+		var err error
+		pw, src, err = secrets.Lookup(pl.p.Dir, svc)
+		if err != nil && !isNoPassword(err) {
+			pl.problem("service %s: %v", svc, err)
+			return
+		}
+	}
+	switch {
+	case pw == "" && c.Note == "":
+		c.Note = "password generated, written to " + secrets.Path(pl.p.Dir, svc)
+	case pw == "":
+		c.Note += "; a new password is generated, written to " + secrets.Path(pl.p.Dir, svc)
+	case c.Note == "":
+		c.Note = "password from " + sourceName(svc, src)
+	}
+	if pw == "" && pl.forApply {
+		pw = secrets.Generate()
+	}
+	c.password = &newPassword{service: svc, role: c.roleName, value: pw}
+}
+
+func sourceName(svc string, src secrets.Source) string {
+	if src == secrets.FromEnv {
+		return secrets.EnvVar(svc)
+	}
+	return "the secrets file"
+}
+
+// planMemberships revokes every membership a service role holds in another
+// role (another service's, or a predefined one such as pg_read_all_data),
+// and makes a non-superuser admin a member of each owner role, so that
+// migrations can SET ROLE to it. Members of service roles that are not
+// service roles (administrators) are left alone.
+func (pl *planner) planMemberships() {
+	for _, m := range pl.snap.Memberships {
+		svc := pl.roleService[m.Member]
+		if svc == "" {
+			continue
+		}
+		r := pl.snap.Roles[m.Role]
+		pl.add(Change{Service: svc, Action: "membership", phase: phaseMembers,
+			needsSuper: r != nil && r.Superuser,
+			SQL:        "REVOKE " + ident(m.Role) + " FROM " + ident(m.Member), Note: "a service role is a member of no role"})
+	}
+	if pl.snap.Admin.Superuser {
+		return
+	}
+	for _, svc := range pl.p.OrderedServices() {
+		owner := pl.p.OwnerRole(svc.Name)
+		if !pl.snap.AdminMemberOf[owner] {
+			pl.add(Change{Service: svc.Name, Action: "membership", phase: phaseMembers,
+				SQL:  "GRANT " + ident(owner) + " TO " + ident(pl.snap.Admin.Name),
+				Note: "the admin is no superuser: membership lets it create the schema and run migrations as the owner"})
+		}
+	}
+}
+
+func isNoPassword(err error) bool { return errors.Is(err, secrets.ErrNoPassword) }
+
+// matches reports whether the stored verifier accepts pw: at once when the
+// secrets file holds pw and recorded that very verifier, else by deriving
+// the keys (a few milliseconds each).
+func matches(dir, svc, app, verifier, pw string) bool {
+	if filePw, recorded := secrets.Recorded(dir, svc); recorded != "" && recorded == verifier && filePw == pw {
+		return true
+	}
+	return secrets.Matches(verifier, app, pw)
+}

@@ -1,0 +1,227 @@
+-- name: AuditRelationPrivileges :many
+-- Every table-level privilege the named roles hold, directly, through a
+-- membership or through PUBLIC, on the relations of the named schemas.
+SELECT r.rolname::text AS role,
+       n.nspname::text AS schema_name,
+       c.relname::text AS name,
+       c.relkind::text AS kind,
+       p.priv::text AS privilege
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']::text[]) AS p(priv)
+WHERE r.rolname = ANY(@roles::text[])
+  AND n.nspname = ANY(@schemas::text[])
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND has_table_privilege(r.oid, c.oid, p.priv)
+ORDER BY 1, 2, 3, 5;
+
+-- name: AuditColumnPrivileges :many
+-- Column-level privileges the named roles hold on the relations of the named
+-- schemas where they do not hold the same privilege on the whole table.
+SELECT r.rolname::text AS role,
+       n.nspname::text AS schema_name,
+       c.relname::text AS name,
+       a.attname::text AS column_name,
+       p.priv::text AS privilege
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN pg_catalog.pg_attribute AS a
+JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']::text[]) AS p(priv)
+WHERE r.rolname = ANY(@roles::text[])
+  AND n.nspname = ANY(@schemas::text[])
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND a.attnum > 0 AND NOT a.attisdropped
+  AND has_column_privilege(r.oid, c.oid, a.attnum, p.priv)
+  AND NOT has_table_privilege(r.oid, c.oid, p.priv)
+ORDER BY 1, 2, 3, 4, 5;
+
+-- name: AuditSequencePrivileges :many
+-- Privileges the named roles hold on the sequences of the named schemas.
+SELECT r.rolname::text AS role,
+       n.nspname::text AS schema_name,
+       c.relname::text AS name,
+       p.priv::text AS privilege
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+CROSS JOIN unnest(ARRAY['USAGE', 'SELECT', 'UPDATE']::text[]) AS p(priv)
+WHERE r.rolname = ANY(@roles::text[])
+  AND n.nspname = ANY(@schemas::text[])
+  AND c.relkind = 'S'
+  AND has_sequence_privilege(r.oid, c.oid, p.priv)
+ORDER BY 1, 2, 3, 4;
+
+-- name: AuditSchemaPrivileges :many
+-- USAGE and CREATE the named roles hold on the named schemas.
+SELECT r.rolname::text AS role,
+       n.nspname::text AS schema_name,
+       p.priv::text AS privilege
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN pg_catalog.pg_namespace AS n
+CROSS JOIN unnest(ARRAY['USAGE', 'CREATE']::text[]) AS p(priv)
+WHERE r.rolname = ANY(@roles::text[])
+  AND n.nspname = ANY(@schemas::text[])
+  AND has_schema_privilege(r.oid, n.oid, p.priv)
+ORDER BY 1, 2, 3;
+
+-- name: AuditRoutinePrivileges :many
+-- The routines of the named schemas the named roles may execute.
+SELECT r.rolname::text AS role,
+       n.nspname::text AS schema_name,
+       f.oid::regprocedure::text AS name
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN pg_catalog.pg_proc AS f
+JOIN pg_catalog.pg_namespace AS n ON n.oid = f.pronamespace
+WHERE r.rolname = ANY(@roles::text[])
+  AND n.nspname = ANY(@schemas::text[])
+  AND has_function_privilege(r.oid, f.oid, 'EXECUTE')
+ORDER BY 1, 2, 3;
+
+-- name: AuditTypePrivileges :many
+-- The types of the named schemas (those with privileges of their own) the
+-- named roles may use.
+SELECT r.rolname::text AS role,
+       n.nspname::text AS schema_name,
+       t.typname::text AS name
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN pg_catalog.pg_type AS t
+JOIN pg_catalog.pg_namespace AS n ON n.oid = t.typnamespace
+LEFT JOIN pg_catalog.pg_class AS c ON c.oid = t.typrelid
+WHERE r.rolname = ANY(@roles::text[])
+  AND n.nspname = ANY(@schemas::text[])
+  AND (t.typtype IN ('d', 'e', 'r', 'm') OR (t.typtype = 'c' AND c.relkind = 'c'))
+  AND has_type_privilege(r.oid, t.oid, 'USAGE')
+ORDER BY 1, 2, 3;
+
+-- name: AuditDatabasePrivileges :many
+-- The privileges the named roles hold on the current database.
+SELECT r.rolname::text AS role, p.priv::text AS privilege
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY']::text[]) AS p(priv)
+WHERE r.rolname = ANY(@roles::text[])
+  AND has_database_privilege(r.oid, current_database(), p.priv)
+ORDER BY 1, 2;
+
+-- name: AuditMemberships :many
+-- The roles each named role is a member of, directly or not.
+SELECT r.rolname::text AS role, o.rolname::text AS member_of
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN pg_catalog.pg_roles AS o
+WHERE r.rolname = ANY(@roles::text[])
+  AND o.oid <> r.oid
+  AND pg_has_role(r.oid, o.oid, 'MEMBER')
+ORDER BY 1, 2;
+
+-- name: AuditForeignKeys :many
+-- Every foreign key between two different schemas, with its columns.
+SELECT k.conname::text AS name,
+       fn.nspname::text AS from_schema,
+       fc.relname::text AS from_table,
+       tn.nspname::text AS to_schema,
+       tc.relname::text AS to_table,
+       ARRAY(SELECT a.attname::text FROM unnest(k.confkey) AS u(attnum)
+             JOIN pg_catalog.pg_attribute AS a ON a.attrelid = k.confrelid AND a.attnum = u.attnum)::text[] AS to_columns,
+       k.convalidated::bool AS validated
+FROM pg_catalog.pg_constraint AS k
+JOIN pg_catalog.pg_class AS fc ON fc.oid = k.conrelid
+JOIN pg_catalog.pg_namespace AS fn ON fn.oid = fc.relnamespace
+JOIN pg_catalog.pg_class AS tc ON tc.oid = k.confrelid
+JOIN pg_catalog.pg_namespace AS tn ON tn.oid = tc.relnamespace
+WHERE k.contype = 'f' AND fn.oid <> tn.oid
+ORDER BY 2, 3, 1;
+
+-- name: AuditDependencies :many
+-- Dependencies on objects of the named schemas from objects of any other
+-- schema, other than foreign keys and the internal parts of objects: a view
+-- over another schema's table, a column of another schema's type, a default
+-- calling another schema's function.
+WITH svc AS (
+    SELECT n.oid FROM pg_catalog.pg_namespace AS n WHERE n.nspname = ANY(@schemas::text[])
+), targets AS (
+    SELECT 'pg_catalog.pg_class'::regclass::oid AS classid, c.oid AS objid, c.relnamespace AS nsp
+    FROM pg_catalog.pg_class AS c WHERE c.relnamespace IN (SELECT oid FROM svc)
+    UNION ALL
+    SELECT 'pg_catalog.pg_type'::regclass::oid, t.oid, t.typnamespace
+    FROM pg_catalog.pg_type AS t WHERE t.typnamespace IN (SELECT oid FROM svc)
+    UNION ALL
+    SELECT 'pg_catalog.pg_proc'::regclass::oid, f.oid, f.pronamespace
+    FROM pg_catalog.pg_proc AS f WHERE f.pronamespace IN (SELECT oid FROM svc)
+    UNION ALL
+    SELECT 'pg_catalog.pg_collation'::regclass::oid, o.oid, o.collnamespace
+    FROM pg_catalog.pg_collation AS o WHERE o.collnamespace IN (SELECT oid FROM svc)
+    UNION ALL
+    SELECT 'pg_catalog.pg_operator'::regclass::oid, o.oid, o.oprnamespace
+    FROM pg_catalog.pg_operator AS o WHERE o.oprnamespace IN (SELECT oid FROM svc)
+), deps AS (
+    SELECT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid, d.refobjsubid, t.nsp AS to_nsp,
+           CASE d.classid
+               WHEN 'pg_catalog.pg_class'::regclass::oid THEN (SELECT c.relnamespace FROM pg_catalog.pg_class AS c WHERE c.oid = d.objid)
+               WHEN 'pg_catalog.pg_type'::regclass::oid THEN (SELECT y.typnamespace FROM pg_catalog.pg_type AS y WHERE y.oid = d.objid)
+               WHEN 'pg_catalog.pg_proc'::regclass::oid THEN (SELECT f.pronamespace FROM pg_catalog.pg_proc AS f WHERE f.oid = d.objid)
+               WHEN 'pg_catalog.pg_constraint'::regclass::oid THEN (SELECT k.connamespace FROM pg_catalog.pg_constraint AS k WHERE k.oid = d.objid AND k.contype <> 'f')
+               WHEN 'pg_catalog.pg_operator'::regclass::oid THEN (SELECT o.oprnamespace FROM pg_catalog.pg_operator AS o WHERE o.oid = d.objid)
+               WHEN 'pg_catalog.pg_collation'::regclass::oid THEN (SELECT o.collnamespace FROM pg_catalog.pg_collation AS o WHERE o.oid = d.objid)
+               WHEN 'pg_catalog.pg_statistic_ext'::regclass::oid THEN (SELECT x.stxnamespace FROM pg_catalog.pg_statistic_ext AS x WHERE x.oid = d.objid)
+               WHEN 'pg_catalog.pg_rewrite'::regclass::oid THEN (SELECT c.relnamespace FROM pg_catalog.pg_rewrite AS r
+                   JOIN pg_catalog.pg_class AS c ON c.oid = r.ev_class WHERE r.oid = d.objid)
+               WHEN 'pg_catalog.pg_attrdef'::regclass::oid THEN (SELECT c.relnamespace FROM pg_catalog.pg_attrdef AS a
+                   JOIN pg_catalog.pg_class AS c ON c.oid = a.adrelid WHERE a.oid = d.objid)
+               WHEN 'pg_catalog.pg_trigger'::regclass::oid THEN (SELECT c.relnamespace FROM pg_catalog.pg_trigger AS g
+                   JOIN pg_catalog.pg_class AS c ON c.oid = g.tgrelid WHERE g.oid = d.objid AND NOT g.tgisinternal)
+               WHEN 'pg_catalog.pg_policy'::regclass::oid THEN (SELECT c.relnamespace FROM pg_catalog.pg_policy AS p
+                   JOIN pg_catalog.pg_class AS c ON c.oid = p.polrelid WHERE p.oid = d.objid)
+           END AS from_nsp
+    FROM pg_catalog.pg_depend AS d
+    JOIN targets AS t ON t.classid = d.refclassid AND t.objid = d.refobjid
+    WHERE d.deptype IN ('n', 'a')
+)
+SELECT DISTINCT fn.nspname::text AS from_schema,
+       pg_describe_object(deps.classid, deps.objid, deps.objsubid)::text AS from_object,
+       tn.nspname::text AS to_schema,
+       pg_describe_object(deps.refclassid, deps.refobjid, deps.refobjsubid)::text AS to_object
+FROM deps
+JOIN pg_catalog.pg_namespace AS fn ON fn.oid = deps.from_nsp
+JOIN pg_catalog.pg_namespace AS tn ON tn.oid = deps.to_nsp
+WHERE deps.from_nsp <> deps.to_nsp
+ORDER BY 1, 2, 3, 4;
+
+-- name: AuditOwners :many
+-- Objects of the named schemas and their owners: relations, routines, types.
+SELECT n.nspname::text AS schema_name, c.relname::text AS name, pg_get_userbyid(c.relowner)::text AS owner
+FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY(@schemas::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+UNION ALL
+SELECT n.nspname::text, f.oid::regprocedure::text, pg_get_userbyid(f.proowner)::text
+FROM pg_catalog.pg_proc AS f JOIN pg_catalog.pg_namespace AS n ON n.oid = f.pronamespace
+WHERE n.nspname = ANY(@schemas::text[])
+ORDER BY 1, 2;
+
+-- name: AuditProbeTables :many
+-- The ordinary and partitioned tables of the named schemas, each with a
+-- column the write probes can name: one that is neither generated nor an
+-- always-identity ('' when there is none).
+SELECT n.nspname::text AS schema_name,
+       c.relname::text AS name,
+       coalesce((SELECT a.attname FROM pg_catalog.pg_attribute AS a
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                   AND a.attgenerated = '' AND a.attidentity <> 'a'
+                 ORDER BY a.attnum LIMIT 1), '')::text AS probe_column
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY(@schemas::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ORDER BY 1, 2;
+
+-- name: AuditLinkColumnTypes :many
+-- The types of the named tables' columns, as SQL, for the link probes.
+SELECT n.nspname::text AS schema_name,
+       c.relname::text AS table_name,
+       a.attname::text AS column_name,
+       format_type(a.atttypid, a.atttypmod)::text AS type
+FROM pg_catalog.pg_attribute AS a
+JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY(@schemas::text[]) AND c.relname = ANY(@tables::text[])
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY 1, 2, a.attnum;
