@@ -55,6 +55,7 @@ func commands() []*ucli.Command {
 	cmds = append(cmds, validateCommands()...)
 	cmds = append(cmds, localCommand())
 	cmds = append(cmds, provisionCommands()...)
+	cmds = append(cmds, pipelineCommands()...)
 	return cmds
 }
 

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/splitschema/splitschema/internal/lint"
+	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/target"
+)
+
+func lintCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "lint",
+		Usage: "check the migrations for CI on a scratch database that is dropped afterwards",
+		Description: "Applies every service's migrations to a new scratch database (on the embedded cluster or\n" +
+			"--database-url, with role names of its own), round-trips them (down to 0, up again), and\n" +
+			"checks statically for undeclared links, changes that break another service's foreign key\n" +
+			"and lock-unsafe DDL; then compares gen/ with `sqlc diff`. The project's own database and\n" +
+			"roles are never touched. Exit status 1 on any error; warnings do not fail.",
+		Flags: []ucli.Flag{
+			&ucli.BoolFlag{Name: "github", Usage: "print GitHub Actions annotations (::error file=...,line=...::)"},
+			&ucli.BoolFlag{Name: "static", Usage: "only the checks that need no database"},
+			&ucli.BoolFlag{Name: "no-sqlc", Usage: "do not compare gen/ with sqlc"},
+		},
+		Action: action(runLint),
+	}
+}
+
+func runLint(e *env) error {
+	if err := needArgs(e, 0, "no arguments"); err != nil {
+		return err
+	}
+	if e.json && e.c.Bool("github") {
+		return usageErr(e.c, errors.New("lint: --json and --github are two output formats: pick one"))
+	}
+	p, err := e.project()
+	if err != nil {
+		var merr *manifest.Error
+		if e.c.Bool("github") && errors.As(err, &merr) {
+			for _, pr := range merr.Problems {
+				loc := "file=" + ghProperty(filepath.ToSlash(filepath.Join(e.dir, pr.File)))
+				if pr.Line > 0 {
+					loc += fmt.Sprintf(",line=%d", pr.Line)
+				}
+				fmt.Fprintf(e.stdout, "::error %s,title=splitschema manifest::%s\n", loc, ghData(pr.Msg))
+			}
+		}
+		return err
+	}
+	o := lint.Options{Log: e.log, Static: e.c.Bool("static"), SkipSqlc: e.c.Bool("no-sqlc")}
+	var srv *target.Server
+	if !o.Static {
+		if srv, err = e.server(p); err != nil {
+			return err
+		}
+	}
+	r, err := lint.Run(e.ctx, p, srv, o)
+	if err != nil {
+		if e.c.Bool("github") {
+			fmt.Fprintf(e.stdout, "::error title=splitschema lint::%s\n", ghData(err.Error()))
+		}
+		return err
+	}
+	if e.c.Bool("github") {
+		if _, err := io.WriteString(e.stdout, r.GitHub()); err != nil {
+			return err
+		}
+	} else if err := e.emit(r); err != nil {
+		return err
+	}
+	if !r.OK {
+		return exitFindings()
+	}
+	return nil
+}
+
+// ghData and ghProperty escape GitHub workflow command values.
+func ghData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func ghProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}

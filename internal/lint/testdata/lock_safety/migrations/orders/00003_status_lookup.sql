@@ -1,0 +1,10 @@
+-- +goose Up
+CREATE INDEX customer_order_status_idx ON orders.customer_order (status);
+
+-- A new table may be indexed in the migration that creates it.
+CREATE TABLE orders.note (id bigint PRIMARY KEY, order_id bigint NOT NULL REFERENCES orders.customer_order (id), body text);
+CREATE INDEX note_order_id_idx ON orders.note (order_id);
+
+-- +goose Down
+DROP TABLE orders.note;
+DROP INDEX orders.customer_order_status_idx;

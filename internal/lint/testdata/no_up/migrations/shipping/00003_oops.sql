@@ -1,0 +1,1 @@
+ALTER TABLE shipping.shipment ADD COLUMN note text;

@@ -1,0 +1,6 @@
+-- +goose Up
+SET ROLE NONE;
+DROP TABLE orders.order_line;
+
+-- +goose Down
+SELECT 1;

@@ -1,0 +1,275 @@
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/migrate/sqlscan"
+)
+
+// Error is one migration that failed: which service, file, line and
+// statement, and PostgreSQL's error with a hint that says what to do. A
+// failed migration that runs in a transaction is rolled back, so the
+// service's version is unchanged.
+type Error struct {
+	Service string `json:"service"`
+	// File is the migration's path relative to the project; empty when the
+	// failure is not one migration's (the service's lock, say).
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	Version   int64  `json:"version,omitempty"`
+	Direction string `json:"direction"`
+	Statement string `json:"statement,omitempty"`
+	// Code is the SQLSTATE, when PostgreSQL raised the error.
+	Code    string `json:"sqlstate,omitempty"`
+	Message string `json:"message"`
+	Detail  string `json:"detail,omitempty"`
+	Hint    string `json:"hint,omitempty"`
+	// NoTransaction is set when the migration ran outside a transaction:
+	// the statements before the failing one stay applied.
+	NoTransaction bool  `json:"no_transaction,omitempty"`
+	Err           error `json:"-"`
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "service %s: ", e.Service)
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		fmt.Fprintf(&b, " (%s): ", e.Direction)
+	}
+	b.WriteString(e.Message)
+	if e.Code != "" {
+		fmt.Fprintf(&b, " (SQLSTATE %s)", e.Code)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, "\n  detail: %s", e.Detail)
+	}
+	if e.Statement != "" {
+		fmt.Fprintf(&b, "\n  statement: %s", shorten(e.Statement))
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, "\n  hint: %s", e.Hint)
+	}
+	if e.File != "" {
+		if e.NoTransaction {
+			b.WriteString("\n  this migration runs without a transaction (-- +goose NO TRANSACTION): the statements before the failing one stay applied and the version is not recorded, so a re-run runs them again; keep them safe to repeat (IF NOT EXISTS; a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop)")
+		} else {
+			fmt.Fprintf(&b, "\n  rolled back: %s stays at its previous version", e.Service)
+		}
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// shorten keeps a statement readable in a one-screen message.
+func shorten(sql string) string {
+	lines := strings.Split(strings.TrimSpace(sql), "\n")
+	if len(lines) > 6 {
+		lines = append(lines[:6], "...")
+	}
+	return strings.Join(lines, "\n    ")
+}
+
+// RunError lists the migrations that failed in one run.
+type RunError struct {
+	Failures []*Error
+}
+
+func (e *RunError) Error() string {
+	if len(e.Failures) == 1 {
+		return e.Failures[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d services failed to migrate:", len(e.Failures))
+	for _, f := range e.Failures {
+		b.WriteString("\n")
+		b.WriteString(f.Error())
+	}
+	return b.String()
+}
+
+// Unwrap gives errors.As access to every failure.
+func (e *RunError) Unwrap() []error {
+	out := make([]error, len(e.Failures))
+	for i, f := range e.Failures {
+		out[i] = f
+	}
+	return out
+}
+
+// pkResolver returns the primary key columns of schema.table, or nil.
+type pkResolver func(schema, table string) []string
+
+// describe fills Code, Message, Detail and Hint from err.
+func (e *Error) describe(p *manifest.Project, lockTimeout string, pk pkResolver) {
+	var pgErr *pgconn.PgError
+	if !errors.As(e.Err, &pgErr) {
+		e.Message = e.Err.Error()
+		return
+	}
+	e.Code = pgErr.Code
+	e.Message = pgErr.Severity + ": " + pgErr.Message
+	e.Detail = pgErr.Detail
+	e.Hint = pgErr.Hint
+	if h := hintFor(p, e.Service, e.Statement, pgErr, lockTimeout, pk); h != "" {
+		e.Hint = h
+	}
+	if e.Line > 0 && pgErr.Position > 0 && e.Statement != "" {
+		// Position counts characters from 1; point at the line it falls on.
+		if off := charOffset(e.Statement, int(pgErr.Position)-1); off >= 0 {
+			e.Line += sqlscan.LineOf(e.Statement, off)
+		}
+	}
+}
+
+// charOffset turns a character index into a byte offset of s, or -1.
+func charOffset(s string, chars int) int {
+	n := 0
+	for i := range s {
+		if n == chars {
+			return i
+		}
+		n++
+	}
+	return -1
+}
+
+// hintFor says what to do about the common failures of a service's migration.
+func hintFor(p *manifest.Project, service, stmt string, pgErr *pgconn.PgError, lockTimeout string, pk pkResolver) string {
+	svc := p.Service(service)
+	if svc == nil {
+		return ""
+	}
+	switch pgErr.Code {
+	case "42501": // insufficient_privilege
+		if strings.HasPrefix(pgErr.Message, "splitschema guard:") {
+			other, file := "the other service", "its file in schemas/"
+			if m := guardOwner.FindStringSubmatch(pgErr.Message); m != nil && p.Service(m[1]) != nil {
+				other, file = m[1], p.Service(m[1]).File
+			}
+			return fmt.Sprintf("this would drop an object of %s (such as its foreign key on a column of %s): it breaks %s. Keep what its links reference; to change that, %s first drops its foreign key in a migration of its own and the link from %s",
+				other, service, other, other, file)
+		}
+		if links := UndeclaredLinks(p, service, stmt, pk); len(links) > 0 {
+			quoted := make([]string, len(links))
+			for i, l := range links {
+				quoted[i] = fmt.Sprintf("%q", l.Link.String())
+			}
+			return fmt.Sprintf("%s references another service's table without a declared link: add %s to links in %s, then run `splitschema apply`",
+				service, strings.Join(quoted, " and "), svc.File)
+		}
+		for _, other := range p.Services {
+			if other.Name != service && mentionsSchema(pgErr.Message, other.Schema) {
+				return fmt.Sprintf("migrations of %s run as %s and may only change schema %s; schema %s belongs to service %s: put this change in %s/, or reference its tables through a link declared in %s",
+					service, p.OwnerRole(service), svc.Schema, other.Schema, other.Name, ServiceDir(other.Name), svc.File)
+			}
+		}
+		return fmt.Sprintf("migrations of %s run as %s, which may only change schema %s and reference the columns its links declare", service, p.OwnerRole(service), svc.Schema)
+	case "55P03": // lock_not_available
+		return fmt.Sprintf("the migration waited lock_timeout (%s) for a lock another session holds (a long-running query, transaction or backup) and gave up rather than block every query queued behind it; retry when that session is done, or raise lock_timeout in %s", lockTimeout, manifest.SettingsFile)
+	case "2BP01": // dependent_objects_still_exist
+		if deps := p.Dependants(service); len(deps) > 0 {
+			return fmt.Sprintf("other objects depend on it, such as the foreign keys of %s, which link to %s: roll those services back first (`splitschema migrate down --to 0` runs them in reverse dependency order), or keep the referenced columns", strings.Join(deps, ", "), service)
+		}
+	case "25001": // active_sql_transaction
+		return "this statement cannot run inside a transaction block: add a `-- +goose NO TRANSACTION` line at the top of the migration"
+	case "3F000": // invalid_schema_name
+		for _, dep := range svc.DependsOn() {
+			if d := p.Service(dep); d != nil && mentionsSchema(pgErr.Message, d.Schema) {
+				return fmt.Sprintf("schema %s of service %s does not exist yet: run `splitschema apply` to provision it", d.Schema, dep)
+			}
+		}
+	case "42P01": // undefined_table
+		for _, dep := range svc.DependsOn() {
+			if d := p.Service(dep); d != nil && strings.Contains(pgErr.Message, d.Schema+".") {
+				return fmt.Sprintf("the table belongs to %s: migrate %s first (`splitschema migrate up` runs services in dependency order)", dep, dep)
+			}
+		}
+	}
+	return ""
+}
+
+// guardOwner finds the service the guard protected in its message.
+var guardOwner = regexp.MustCompile(`which belongs to service (\w+)`)
+
+func mentionsSchema(msg, schema string) bool {
+	return strings.Contains(msg, "schema "+schema) || strings.Contains(msg, `schema "`+schema+`"`) ||
+		strings.Contains(msg, " "+schema+".")
+}
+
+// MissingLink is a REFERENCES clause no declared link covers.
+type MissingLink struct {
+	// Link is the link to declare.
+	Link manifest.Link
+	// Offset is the byte offset of the REFERENCES keyword in the statement.
+	Offset int
+}
+
+// UndeclaredLinks returns the links statement stmt of service's migrations
+// would need but that the service does not declare: every REFERENCES to
+// another service's schema whose table and columns no link of service
+// covers. pk, when not nil, names the primary key columns of a REFERENCES
+// that lists none; it may be nil.
+func UndeclaredLinks(p *manifest.Project, service, stmt string, pk func(schema, table string) []string) []MissingLink {
+	svc := p.Service(service)
+	if svc == nil {
+		return nil
+	}
+	bySchema := map[string]*manifest.Service{}
+	for _, s := range p.Services {
+		bySchema[s.Schema] = s
+	}
+	var out []MissingLink
+	for _, ref := range sqlscan.References(sqlscan.Tokens(stmt)) {
+		target, ok := bySchema[ref.Table.Schema]
+		if !ok || target.Name == service {
+			continue
+		}
+		cols := ref.Columns
+		if len(cols) == 0 && pk != nil {
+			cols = pk(target.Schema, ref.Table.Name)
+		}
+		if LinkCovers(svc, target.Name, ref.Table.Name, cols) {
+			continue
+		}
+		l := manifest.Link{Service: target.Name, Table: ref.Table.Name, Columns: cols}
+		if len(cols) == 0 {
+			l.Columns = []string{"<its primary key columns>"}
+		}
+		if !slices.ContainsFunc(out, func(o MissingLink) bool { return o.Link.String() == l.String() }) {
+			out = append(out, MissingLink{Link: l, Offset: ref.Pos})
+		}
+	}
+	return out
+}
+
+// LinkCovers reports whether a link of svc to service.table holds every
+// column in cols (with no columns known, any link to the table counts).
+func LinkCovers(svc *manifest.Service, service, table string, cols []string) bool {
+	for _, l := range svc.Links {
+		if l.Service != service || l.Table != table {
+			continue
+		}
+		all := true
+		for _, c := range cols {
+			if !slices.Contains(l.Columns, c) {
+				all = false
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}

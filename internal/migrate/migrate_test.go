@@ -1,0 +1,509 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+var shopLatest = map[string]int64{"catalog": 1, "customers": 2, "orders": 2, "payments": 2, "shipping": 2}
+
+func TestUpDownRoundTrip(t *testing.T) {
+	s := newShop(t)
+	ctx := context.Background()
+	res := s.up(t)
+	if !res.OK || !res.Changed {
+		t.Fatalf("first up: ok=%v changed=%v\n%s", res.OK, res.Changed, res.Human())
+	}
+	if got := s.versions(t); !maps.Equal(got, shopLatest) {
+		t.Fatalf("versions = %v, want %v", got, shopLatest)
+	}
+	var order []string
+	for _, sr := range res.Services {
+		order = append(order, sr.Service)
+	}
+	if got := strings.Join(order, ","); got != "catalog,customers,orders,payments,shipping" {
+		t.Errorf("ran in order %s", got)
+	}
+
+	again := s.up(t)
+	if again.Changed || !strings.Contains(again.Human(), "nothing changed") {
+		t.Errorf("second up changed something:\n%s", again.Human())
+	}
+
+	down, err := DownTo(ctx, s.p, s.srv, 0, s.opts(""))
+	if err != nil {
+		t.Fatalf("down to 0: %v", err)
+	}
+	if down.Services[0].Service != "shipping" || down.Services[4].Service != "catalog" {
+		t.Errorf("down did not run in reverse order:\n%s", down.Human())
+	}
+	for svc, v := range s.versions(t) {
+		if v != 0 {
+			t.Errorf("%s at version %d after down to 0", svc, v)
+		}
+	}
+	conn := mustConnect(t, s.srv)
+	if tableExists(t, conn, "orders.customer_order") {
+		t.Error("orders.customer_order survived down to 0")
+	}
+	if !tableExists(t, conn, "orders.goose_db_version") {
+		t.Error("the version table is not in the service's schema")
+	}
+
+	s.up(t)
+	if got := s.versions(t); !maps.Equal(got, shopLatest) {
+		t.Fatalf("versions after up again = %v, want %v", got, shopLatest)
+	}
+
+	// One service, one step down, then up to a version.
+	one, err := Down(ctx, s.p, s.srv, s.opts("shipping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr := one.Service("shipping"); sr.From != 2 || sr.To != 1 || len(sr.Steps) != 1 {
+		t.Errorf("down shipping = %+v", sr)
+	}
+	if _, err := UpTo(ctx, s.p, s.srv, 2, s.opts("shipping")); err != nil {
+		t.Fatal(err)
+	}
+	redo, err := Redo(ctx, s.p, s.srv, s.opts("orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr := redo.Service("orders"); len(sr.Steps) != 2 || sr.Steps[0].Direction != "down" || sr.Steps[1].Direction != "up" || sr.To != 2 {
+		t.Errorf("redo orders = %+v", sr)
+	}
+}
+
+func TestRunsAsOwner(t *testing.T) {
+	dir := copyShop(t, "lock_timeout: 1234ms")
+	mustWrite(t, dir, "migrations/catalog/00002_whoami.sql", `-- +goose Up
+CREATE TABLE whoami AS
+SELECT current_user::text AS usr, current_setting('search_path') AS path, current_setting('lock_timeout') AS lt;
+
+-- +goose Down
+DROP TABLE whoami;
+`)
+	mustWrite(t, dir, "migrations/catalog/00003_whoami_notx.sql", `-- +goose NO TRANSACTION
+-- +goose Up
+INSERT INTO whoami SELECT current_user, current_setting('search_path'), current_setting('lock_timeout');
+CREATE INDEX CONCURRENTLY whoami_usr_idx ON whoami (usr);
+INSERT INTO whoami SELECT current_user, current_setting('search_path'), current_setting('lock_timeout');
+
+-- +goose Down
+DROP INDEX CONCURRENTLY whoami_usr_idx;
+`)
+	s := &shop{dir: dir, p: mustLoad(t, dir), srv: newServer(t)}
+	provisionShop(t, s.srv, s.p)
+	if res := s.up(t); !res.OK {
+		t.Fatal(res.Human())
+	}
+	conn := mustConnect(t, s.srv)
+	rows, err := conn.Query(context.Background(), "SELECT usr, path, lt FROM catalog.whoami")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var usr, path, lt string
+		if err := rows.Scan(&usr, &path, &lt); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if want := s.p.OwnerRole("catalog"); usr != want {
+			t.Errorf("current_user = %s, want %s", usr, want)
+		}
+		if path != "catalog" {
+			t.Errorf("search_path = %s, want catalog", path)
+		}
+		if lt != "1234ms" {
+			t.Errorf("lock_timeout = %s, want 1234ms", lt)
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d rows, want 3", n)
+	}
+	var owner string
+	if err := conn.QueryRow(context.Background(), "SELECT tableowner FROM pg_tables WHERE schemaname = 'catalog' AND tablename = 'goose_db_version'").Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	if want := s.p.OwnerRole("catalog"); owner != want {
+		t.Errorf("version table owned by %s, want %s", owner, want)
+	}
+}
+
+func TestCrossSchemaMigrationFails(t *testing.T) {
+	s := newShop(t)
+	s.up(t)
+	mustWrite(t, s.dir, "migrations/catalog/00002_sneaky.sql", `-- +goose Up
+CREATE TABLE catalog.fine (id int);
+
+CREATE TABLE customers.sneaky (
+    id int
+);
+
+-- +goose Down
+DROP TABLE customers.sneaky;
+DROP TABLE catalog.fine;
+`)
+	res, err := Up(context.Background(), s.p, s.srv, s.opts(""))
+	var runErr *RunError
+	if !errors.As(err, &runErr) || len(runErr.Failures) != 1 {
+		t.Fatalf("err = %v, want one failed migration", err)
+	}
+	e := runErr.Failures[0]
+	t.Logf("the error:\n%s", e)
+	if e.Service != "catalog" || e.File != "migrations/catalog/00002_sneaky.sql" || e.Line != 4 || e.Code != "42501" {
+		t.Errorf("failure = %+v", e)
+	}
+	for _, want := range []string{"service catalog", "migrations/catalog/00002_sneaky.sql:4", "permission denied for schema customers",
+		"CREATE TABLE customers.sneaky", "schema customers belongs to service customers", "rolled back"} {
+		if !strings.Contains(e.Error(), want) {
+			t.Errorf("error lacks %q:\n%s", want, e.Error())
+		}
+	}
+	if got := res.Service("catalog"); got.State != StateFailed || got.To != 1 {
+		t.Errorf("catalog = %+v, want failed at version 1", got)
+	}
+	conn := mustConnect(t, s.srv)
+	if tableExists(t, conn, "catalog.fine") {
+		t.Error("catalog.fine was kept: the failed migration was not rolled back")
+	}
+	if tableExists(t, conn, "customers.sneaky") {
+		t.Error("customers.sneaky exists")
+	}
+	// Only orders depends on catalog, and through it payments and shipping.
+	for svc, want := range map[string]State{"customers": StateUnchanged, "orders": StateSkipped, "payments": StateSkipped, "shipping": StateSkipped} {
+		if got := res.Service(svc).State; got != want {
+			t.Errorf("%s: state %s, want %s", svc, got, want)
+		}
+	}
+	if v := s.versions(t)["catalog"]; v != 1 {
+		t.Errorf("catalog at version %d, want 1", v)
+	}
+}
+
+func TestFailureStopsDependants(t *testing.T) {
+	s := newShop(t)
+	// Fresh database: orders' second migration fails; nothing of orders
+	// after it, nor payments or shipping, may run.
+	broken := `-- +goose Up
+ALTER TABLE orders.customer_order ADD COLUMN note text;
+SELECT no_such_function();
+
+-- +goose Down
+ALTER TABLE orders.customer_order DROP COLUMN note;
+`
+	mustWrite(t, s.dir, "migrations/orders/00003_broken.sql", broken)
+	res, err := Up(context.Background(), s.p, s.srv, s.opts(""))
+	if err == nil {
+		t.Fatal("up succeeded")
+	}
+	want := map[string]State{"catalog": StateMigrated, "customers": StateMigrated, "orders": StateFailed, "payments": StateSkipped, "shipping": StateSkipped}
+	for svc, st := range want {
+		if got := res.Service(svc).State; got != st {
+			t.Errorf("%s: state %s, want %s", svc, got, st)
+		}
+	}
+	if sr := res.Service("orders"); sr.To != 2 || len(sr.Steps) != 2 {
+		t.Errorf("orders = to %d with %d steps, want 2 and 2 (00001, 00002 applied, 00003 rolled back)", sr.To, len(sr.Steps))
+	}
+	e := res.Service("orders").Error
+	if e.Line != 3 || !strings.Contains(e.Error(), "no_such_function") || !strings.Contains(e.Error(), "00003_broken.sql:3") {
+		t.Errorf("error:\n%s", e)
+	}
+	t.Logf("the result:\n%s", res.Human())
+	if !strings.Contains(res.Human(), "skipped: it depends on orders") {
+		t.Errorf("human output does not say why payments was skipped:\n%s", res.Human())
+	}
+	conn := mustConnect(t, s.srv)
+	var hasNote bool
+	if err := conn.QueryRow(context.Background(), `SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = 'orders' AND table_name = 'customer_order' AND column_name = 'note')`).Scan(&hasNote); err != nil {
+		t.Fatal(err)
+	}
+	if hasNote {
+		t.Error("column note stayed: the failed migration was not rolled back")
+	}
+
+	// The fix: the re-run continues where it stopped.
+	mustWrite(t, s.dir, "migrations/orders/00003_broken.sql", strings.Replace(broken, "SELECT no_such_function();\n", "", 1))
+	res2 := s.up(t)
+	if !res2.OK {
+		t.Fatal(res2.Human())
+	}
+	if sr := res2.Service("orders"); sr.From != 2 || sr.To != 3 || len(sr.Steps) != 1 {
+		t.Errorf("orders on re-run = %+v", sr)
+	}
+	if sr := res2.Service("customers"); sr.State != StateUnchanged {
+		t.Errorf("customers re-ran: %+v", sr)
+	}
+	if sr := res2.Service("payments"); sr.From != 0 || sr.To != 2 {
+		t.Errorf("payments on re-run = %+v", sr)
+	}
+}
+
+func TestLockTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	s := newShop(t, "lock_timeout: 300ms")
+	s.up(t)
+	ctx := context.Background()
+	holder := mustConnect(t, s.srv)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	// A long-running reader: ACCESS SHARE, which ALTER TABLE must wait for.
+	if _, err := tx.Exec(ctx, "SELECT count(*) FROM customers.customer"); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s.dir, "migrations/customers/00003_loyalty.sql", `-- +goose Up
+ALTER TABLE customers.customer ADD COLUMN loyalty integer;
+
+-- +goose Down
+ALTER TABLE customers.customer DROP COLUMN loyalty;
+`)
+	start := time.Now()
+	res, err := Up(ctx, s.p, s.srv, s.opts("customers"))
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("migration succeeded while the table was locked")
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+		t.Fatalf("err = %v, want SQLSTATE 55P03 lock_not_available", err)
+	}
+	e := res.Service("customers").Error
+	t.Logf("the error:\n%s", e)
+	if e.Code != "55P03" || e.Line != 2 || !strings.Contains(e.Hint, "lock_timeout (300ms)") {
+		t.Errorf("error = %+v", e)
+	}
+	t.Logf("failed after %s with lock_timeout %s", elapsed, timeout)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res := s.up(t); !res.OK || s.versions(t)["customers"] != 3 {
+		t.Errorf("after the lock went away: %s", res.Human())
+	}
+}
+
+func TestUndeclaredLinkHint(t *testing.T) {
+	s := newShop(t)
+	s.up(t)
+	mustWrite(t, s.dir, "migrations/orders/00003_by_sku.sql", `-- +goose Up
+ALTER TABLE orders.order_line ADD COLUMN sku text REFERENCES catalog.product (sku);
+
+-- +goose Down
+ALTER TABLE orders.order_line DROP COLUMN sku;
+`)
+	res, err := Up(context.Background(), s.p, s.srv, s.opts("orders"))
+	if err == nil {
+		t.Fatal("a foreign key on an undeclared link was created")
+	}
+	e := res.Service("orders").Error
+	if e.Code != "42501" || !strings.Contains(e.Hint, `add "catalog.product(sku)" to links in schemas/orders.yaml`) {
+		t.Errorf("error:\n%s", e)
+	}
+
+	// A REFERENCES without columns targets the primary key.
+	mustWrite(t, s.dir, "migrations/payments/00003_customer.sql", `-- +goose Up
+ALTER TABLE payments.payment ADD COLUMN customer_id bigint REFERENCES customers.customer;
+
+-- +goose Down
+ALTER TABLE payments.payment DROP COLUMN customer_id;
+`)
+	res, _ = Up(context.Background(), s.p, s.srv, s.opts("payments"))
+	e = res.Service("payments").Error
+	if e == nil || e.Code != "42501" || !strings.Contains(e.Hint, `add "customers.customer(id)" to links in schemas/payments.yaml`) {
+		t.Errorf("error:\n%v", e)
+	}
+}
+
+func TestRefusesRoleChange(t *testing.T) {
+	s := newShop(t)
+	mustWrite(t, s.dir, "migrations/customers/00003_escape.sql", `-- +goose Up
+-- +goose StatementBegin
+DO $$
+BEGIN
+    SET ROLE NONE;
+END
+$$;
+-- +goose StatementEnd
+
+-- +goose Down
+SELECT 1;
+`)
+	_, err := Up(context.Background(), s.p, s.srv, s.opts(""))
+	if err == nil || !strings.Contains(err.Error(), "00003_escape.sql:5") || !strings.Contains(err.Error(), "may not change its role") {
+		t.Fatalf("err = %v", err)
+	}
+	if v := s.versions(t)["catalog"]; v != 0 {
+		t.Errorf("catalog migrated (version %d) although a file was refused", v)
+	}
+}
+
+func TestNotProvisioned(t *testing.T) {
+	dir := copyShop(t)
+	p := mustLoad(t, dir)
+	srv := newServer(t)
+	_, err := Up(context.Background(), p, srv, Options{})
+	if err == nil || !strings.Contains(err.Error(), "schema catalog does not exist") || !strings.Contains(err.Error(), "splitschema apply") {
+		t.Errorf("err = %v", err)
+	}
+	st, err := Status(context.Background(), p, srv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.HasPending() || st.Services[0].Provisioned {
+		t.Errorf("status = %+v", st)
+	}
+	if got := st.PlanLines(); len(got) != 5 || got[2] != "migrate orders 0 -> 2: migrations/orders/00001_init.sql, migrations/orders/00002_status_index.sql" {
+		t.Errorf("plan lines = %q", got)
+	}
+}
+
+func TestStatusWithoutDatabase(t *testing.T) {
+	dir := copyShop(t)
+	p := mustLoad(t, dir)
+	srv := newServer(t)
+	srv.Database = "no_such_database"
+	st, err := Pending(context.Background(), p, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DatabaseExists || len(st.Services) != 5 || len(st.Services[1].Pending) != 2 {
+		t.Errorf("status = %+v", st)
+	}
+	if !strings.Contains(st.Human(), "does not exist yet") {
+		t.Error(st.Human())
+	}
+	if _, err := Up(context.Background(), p, srv, Options{}); err == nil || !strings.Contains(err.Error(), "database no_such_database does not exist") {
+		t.Errorf("up err = %v", err)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	s := &shop{p: mustLoad(t, copyShop(t))}
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"down all":      func() error { _, err := Down(ctx, s.p, nil, Options{}); return err },
+		"down to 1 all": func() error { _, err := DownTo(ctx, s.p, nil, 1, Options{}); return err },
+		"up to all":     func() error { _, err := UpTo(ctx, s.p, nil, 1, Options{}); return err },
+		"redo all":      func() error { _, err := Redo(ctx, s.p, nil, Options{}); return err },
+		"unknown":       func() error { _, err := Up(ctx, s.p, nil, Options{Service: "billing"}); return err },
+	} {
+		if err := call(); !errors.Is(err, ErrUsage) {
+			t.Errorf("%s: err = %v, want ErrUsage", name, err)
+		}
+	}
+}
+
+func TestApply(t *testing.T) {
+	dir := copyShop(t)
+	p := mustLoad(t, dir)
+	srv := newServer(t)
+	ctx := context.Background()
+	res, err := Apply(ctx, p, srv, Options{})
+	if err != nil {
+		t.Fatalf("first apply: %v\n%v", err, res)
+	}
+	if !res.OK || !res.Changed || len(res.Provision.Changes) == 0 || !res.Migrate.Changed {
+		t.Errorf("first apply: %s", res.Human())
+	}
+	st, err := Status(ctx, p, srv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.HasPending() {
+		t.Errorf("pending after apply:\n%s", st.Human())
+	}
+	again, err := Apply(ctx, p, srv, Options{})
+	if err != nil {
+		t.Fatalf("second apply: %v", err)
+	}
+	t.Logf("first apply:\n%s\nsecond apply:\n%s", res.Human(), again.Human())
+	if again.Changed || len(again.Provision.Changes) != 0 || again.Migrate.Changed {
+		t.Errorf("second apply changed something:\n%s", again.Human())
+	}
+	if h := again.Human(); !strings.Contains(h, "nothing changed") {
+		t.Errorf("second apply does not say nothing changed:\n%s", h)
+	}
+	// The foreign keys of the links exist, so the grants came in time.
+	conn := mustConnect(t, srv)
+	var fks int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace <> (SELECT relnamespace FROM pg_class WHERE oid = confrelid)`).Scan(&fks); err != nil {
+		t.Fatal(err)
+	}
+	if fks != 5 {
+		t.Errorf("%d cross-schema foreign keys, want 5", fks)
+	}
+}
+
+func TestMigrationLock(t *testing.T) {
+	s := newShop(t)
+	ctx := context.Background()
+	holder := mustConnect(t, s.srv)
+	mustExec(t, holder, "SELECT pg_advisory_lock($1)", LockID(s.p.Service("catalog")))
+	var logs strings.Builder
+	o := s.opts("catalog")
+	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	done := make(chan error, 1)
+	go func() {
+		_, err := Up(ctx, s.p, s.srv, o)
+		done <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("up did not wait for the lock: %v", err)
+	default:
+	}
+	mustExec(t, holder, "SELECT pg_advisory_unlock($1)", LockID(s.p.Service("catalog")))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "another run is migrating this service") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+	if v := s.versions(t)["catalog"]; v != 1 {
+		t.Errorf("catalog at %d", v)
+	}
+}
+
+// TestGuardStopsCascade: a service's migration that would drop another
+// service's foreign key through CASCADE is stopped by the guard, and the
+// error says it breaks the other service.
+func TestGuardStopsCascade(t *testing.T) {
+	s := newShop(t)
+	s.up(t)
+	mustWrite(t, s.dir, "migrations/customers/00003_drop_id.sql", `-- +goose Up
+ALTER TABLE customers.customer DROP COLUMN id CASCADE;
+
+-- +goose Down
+SELECT 1;
+`)
+	res, err := Up(context.Background(), s.p, s.srv, s.opts("customers"))
+	if err == nil {
+		t.Fatal("the cascade went through")
+	}
+	e := res.Service("customers").Error
+	t.Logf("the error:\n%s", e)
+	if e.Code != "42501" || !strings.Contains(e.Message, "splitschema guard") || !strings.Contains(e.Hint, "it breaks orders") || !strings.Contains(e.Hint, "schemas/orders.yaml") {
+		t.Errorf("error = %+v", e)
+	}
+	conn := mustConnect(t, s.srv)
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND confrelid = 'customers.customer'::regclass").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("%d foreign keys on customers.customer left, want orders' and shipping's", n)
+	}
+}
