@@ -56,6 +56,7 @@ func commands() []*ucli.Command {
 	cmds = append(cmds, localCommand())
 	cmds = append(cmds, provisionCommands()...)
 	cmds = append(cmds, pipelineCommands()...)
+	cmds = append(cmds, backupCommands()...)
 	return cmds
 }
 

@@ -1,0 +1,237 @@
+package archive
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Names of the files and folders inside a backup folder.
+const (
+	ManifestFile  = "manifest.json"
+	RolesFile     = "roles.json"
+	RolesScript   = "roles.sql"
+	DumpDir       = "dump"
+	PartialSuffix = ".partial"
+	// FailureFile is left in a .partial folder by a backup that failed; it
+	// says why.
+	FailureFile = "FAILED"
+)
+
+// FormatVersion is the version of the manifest format this package writes.
+// Read refuses manifests of a newer format.
+const FormatVersion = 1
+
+// Manifest describes one complete backup. It holds nothing secret: role
+// passwords, when saved at all, are in roles.json only.
+type Manifest struct {
+	Format int    `json:"format"`
+	ID     string `json:"id"`
+	// Tool is the splitschema version that wrote the backup.
+	Tool     string       `json:"tool,omitempty"`
+	Database DatabaseInfo `json:"database"`
+	Server   Version      `json:"server"`
+	PgDump   Version      `json:"pg_dump"`
+	// Snapshot is the id pg_export_snapshot() returned; every count,
+	// version and the dump itself were read in that snapshot.
+	Snapshot    string    `json:"snapshot"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+	Jobs        int       `json:"jobs"`
+	Compression string    `json:"compression"`
+	Services    []Service `json:"services"`
+	// OtherTables are the tables outside the service schemas, such as the
+	// guard's splitschema.service, with their row counts.
+	OtherTables []SchemaTable `json:"other_tables"`
+	// Links are the links the project declared, each with the foreign keys
+	// that back it in the database.
+	Links []Link `json:"links"`
+	// ForeignKeys are every foreign key between two different schemas of
+	// which at least one is a service's.
+	ForeignKeys []ForeignKey `json:"foreign_keys"`
+	// Roles names the roles saved in roles.json.
+	Roles []string `json:"roles"`
+	// RolePasswords tells whether roles.json holds the roles' password
+	// verifiers (backup --with-role-passwords).
+	RolePasswords bool `json:"role_passwords"`
+	// Files lists every file of the backup but manifest.json itself.
+	Files  []File `json:"files"`
+	Totals Totals `json:"totals"`
+}
+
+// DatabaseInfo is the backed-up database and what CREATE DATABASE needs to
+// make its twin.
+type DatabaseInfo struct {
+	Name     string `json:"name"`
+	Encoding string `json:"encoding"`
+	Collate  string `json:"collate"`
+	Ctype    string `json:"ctype"`
+	// LocaleProvider is "libc", "icu" or "builtin"; empty on servers older
+	// than 15.
+	LocaleProvider string `json:"locale_provider,omitempty"`
+	// Locale is the ICU or builtin locale, when the provider is not libc.
+	Locale string `json:"locale,omitempty"`
+}
+
+// Version is a program's or server's version.
+type Version struct {
+	// Full is the version as printed, e.g. "15.18 (Debian 15.18-0+deb12u1)".
+	Full string `json:"version"`
+	// Major is 15 for 15.18.
+	Major int `json:"major"`
+	// Num is server_version_num, for the server only.
+	Num int `json:"num,omitempty"`
+}
+
+// Service is one service as the snapshot saw it.
+type Service struct {
+	Name   string `json:"name"`
+	Schema string `json:"schema"`
+	// SchemaExists is false when the database had no such schema.
+	SchemaExists bool `json:"schema_exists"`
+	// Version is the highest applied goose migration; nil when the schema
+	// has no goose_db_version table.
+	Version *int64  `json:"version"`
+	Tables  []Table `json:"tables"`
+}
+
+// Table is one table and its exact row count in the snapshot.
+type Table struct {
+	Name string `json:"name"`
+	Rows int64  `json:"rows"`
+}
+
+// SchemaTable is a table of a schema that belongs to no service.
+type SchemaTable struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+	Rows   int64  `json:"rows"`
+}
+
+// Link is a declared link and the foreign keys that back it.
+type Link struct {
+	From    string   `json:"from"`
+	Service string   `json:"service"`
+	Table   string   `json:"table"`
+	Columns []string `json:"columns"`
+	// ForeignKeys names, as schema.table.constraint, the foreign keys from
+	// the From service's schema to these columns.
+	ForeignKeys []string `json:"foreign_keys"`
+}
+
+// ForeignKey is one foreign key between two schemas.
+type ForeignKey struct {
+	Name string   `json:"name"`
+	From TableRef `json:"from"`
+	To   TableRef `json:"to"`
+	// Match is "simple", "full" or "partial".
+	Match     string `json:"match"`
+	Validated bool   `json:"validated"`
+}
+
+// TableRef names columns of a table.
+type TableRef struct {
+	Schema  string   `json:"schema"`
+	Table   string   `json:"table"`
+	Columns []string `json:"columns"`
+}
+
+// String renders schema.table(col, ...).
+func (r TableRef) String() string {
+	s := r.Schema + "." + r.Table + "("
+	for i, c := range r.Columns {
+		if i > 0 {
+			s += ", "
+		}
+		s += c
+	}
+	return s + ")"
+}
+
+// QualifiedName is schema.table.constraint, for messages.
+func (fk ForeignKey) QualifiedName() string {
+	return fk.From.Schema + "." + fk.From.Table + "." + fk.Name
+}
+
+// File is one file of the backup, its path relative to the backup folder
+// with forward slashes.
+type File struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Totals sum up the backup.
+type Totals struct {
+	Tables int   `json:"tables"`
+	Rows   int64 `json:"rows"`
+	// Bytes is the size of every file, manifest.json aside.
+	Bytes int64 `json:"bytes"`
+}
+
+// Service returns the service called name, or nil.
+func (m *Manifest) Service(name string) *Service {
+	for i := range m.Services {
+		if m.Services[i].Name == name {
+			return &m.Services[i]
+		}
+	}
+	return nil
+}
+
+// ErrNoManifest is returned by Read for a folder without manifest.json: it
+// is not a complete backup.
+var ErrNoManifest = errors.New("no " + ManifestFile + ": not a complete backup")
+
+// Read loads dir/manifest.json and checks that it is one this version reads.
+func Read(dir string) (*Manifest, error) {
+	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoManifest)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %s is damaged: %w", dir, ManifestFile, err)
+	}
+	switch {
+	case m.Format == 0 || m.ID == "":
+		return nil, fmt.Errorf("%s: %s is not a splitschema backup manifest", dir, ManifestFile)
+	case m.Format > FormatVersion:
+		return nil, fmt.Errorf("%s: manifest format %d is newer than this splitschema reads (%d): upgrade splitschema", dir, m.Format, FormatVersion)
+	}
+	for _, f := range m.Files {
+		if err := checkRelPath(f.Path); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", dir, ManifestFile, err)
+		}
+	}
+	return &m, nil
+}
+
+// Write writes m as dir/manifest.json, mode 0600, synced to disk. The caller
+// syncs dir.
+func Write(dir string, m *Manifest) error {
+	m.Format = FormatVersion
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	if err := WriteFileSync(filepath.Join(dir, ManifestFile), append(data, '\n')); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
+}
+
+// checkRelPath refuses paths that would leave the backup folder.
+func checkRelPath(p string) error {
+	if p == "" || filepath.IsAbs(p) || !filepath.IsLocal(filepath.FromSlash(p)) || p == ManifestFile {
+		return fmt.Errorf("file path %q is not a file inside the backup", p)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sealer hashes and seals (fsync, mode 0600) the files of a backup folder
+// while they are still being written, as each is reported finished, so that
+// little is left to do once the writer is done. It is only a head start:
+// Finish walks the folder and hashes again every file that is new or
+// changed since, so a missed or early report costs time, never
+// correctness.
+type Sealer struct {
+	dir  string
+	jobs chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	done   map[string]sealed
+	queued map[string]bool
+	bytes  int64
+	err    error
+}
+
+// sealed is a file hashed ahead, with what it looked like then.
+type sealed struct {
+	file  File
+	mtime time.Time
+}
+
+// NewSealer returns a Sealer of dir that reads at most jobs files at once.
+func NewSealer(dir string, jobs int) *Sealer {
+	return &Sealer{dir: dir, jobs: make(chan struct{}, max(1, jobs)), done: map[string]sealed{}, queued: map[string]bool{}}
+}
+
+// Add reports that the file rel (relative to the folder) is complete; it
+// is hashed and sealed in the background. Reports of the same file again
+// are ignored until Finish.
+func (s *Sealer) Add(rel string) {
+	rel = filepath.ToSlash(rel)
+	s.mu.Lock()
+	if s.queued[rel] || s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.queued[rel] = true
+	s.mu.Unlock()
+	s.wg.Go(func() {
+		s.jobs <- struct{}{}
+		defer func() { <-s.jobs }()
+		fi, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(rel)))
+		if err != nil || !fi.Mode().IsRegular() {
+			return // gone or odd: Finish decides
+		}
+		f, err := hashFile(s.dir, rel, true)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil {
+			if s.err == nil {
+				s.err = err
+			}
+			return
+		}
+		s.done[rel] = sealed{file: f, mtime: fi.ModTime()}
+		s.bytes += f.Size
+	})
+}
+
+// Bytes is the size of the files sealed so far.
+func (s *Sealer) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+// Wait waits for the files added so far.
+func (s *Sealer) Wait() { s.wg.Wait() }
+
+// Finish waits for the files added, then lists every file of the folder
+// (manifest.json aside) with its size and SHA-256: those hashed ahead and
+// unchanged since (same size and modification time) as they were, the
+// others hashed and sealed now. It fsyncs every folder and returns the
+// files sorted by path.
+func (s *Sealer) Finish(ctx context.Context, jobs int) ([]File, error) {
+	s.wg.Wait()
+	if s.err != nil {
+		return nil, fmt.Errorf("seal: %w", s.err)
+	}
+	var todo, dirs []string
+	var files []File
+	err := filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(s.dir, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir():
+			dirs = append(dirs, path)
+			return os.Chmod(path, DirMode)
+		case rel == ManifestFile:
+			return nil
+		case !d.Type().IsRegular():
+			return fmt.Errorf("%s: not a regular file", rel)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if ahead, ok := s.done[rel]; ok && ahead.file.Size == fi.Size() && ahead.mtime.Equal(fi.ModTime()) {
+			files = append(files, ahead.file)
+			return nil
+		}
+		todo = append(todo, rel)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list backup files: %w", err)
+	}
+	late := make([]File, len(todo))
+	err = forEach(ctx, len(todo), jobs, func(i int) error {
+		f, err := hashFile(s.dir, todo[i], true)
+		late[i] = f
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, late...)
+	slices.Reverse(dirs) // deepest first
+	for _, d := range dirs {
+		if err := SyncDir(d); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return files, nil
+}

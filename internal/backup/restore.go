@@ -1,0 +1,603 @@
+package backup
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/secrets"
+	"github.com/splitschema/splitschema/internal/target"
+	"github.com/splitschema/splitschema/internal/verify"
+)
+
+// RestoreOptions tune Restore.
+type RestoreOptions struct {
+	// TargetDB is the new database's name on the project's server.
+	TargetDB string
+	// TargetURL is an admin URL of any server; the database it names is
+	// created there. At most one of TargetDB and TargetURL; with neither,
+	// the backed-up database's own name on the project's server.
+	TargetURL string
+	// Jobs is pg_restore's parallel jobs; default: the CPU count.
+	Jobs int
+	// PgBinDir is the folder of the pg_restore to use.
+	PgBinDir string
+	// Audit is the isolation audit verify runs on the restored database.
+	Audit verify.AuditFunc
+	// NoAudit skips it (the result says so).
+	NoAudit bool
+	// AppPassword returns the password to give a service's app role when
+	// the restore creates it and the backup holds no password verifier
+	// for it: the project's own secret, so the services can log in. An
+	// empty password leaves the role without one.
+	AppPassword func(service string) (string, error)
+	Logger      *slog.Logger
+	// Progress, when set, is told each step as it starts.
+	Progress func(step string)
+
+	// scratch restores into a scratch database that is dropped at the end,
+	// whatever happens (backup verify --restore-test).
+	scratch bool
+	// restoreStarted is a test hook: called with pg_restore's pid.
+	restoreStarted func(pid int)
+}
+
+// RestoreResult is what Restore did.
+type RestoreResult struct {
+	OK       bool   `json:"ok"`
+	ID       string `json:"id"`
+	Database string `json:"database"`
+	Server   string `json:"server"`
+	// RolesCreated are the service roles the restore created; RolesExisting
+	// those it found and left as they were.
+	RolesCreated  []string       `json:"roles_created"`
+	RolesExisting []string       `json:"roles_existing"`
+	Seconds       float64        `json:"seconds"`
+	Verify        *verify.Result `json:"verify,omitempty"`
+	// FailedDatabase is the name a failed restore's database was renamed
+	// to; Dropped tells that it was dropped instead.
+	FailedDatabase string `json:"failed_database,omitempty"`
+	Dropped        bool   `json:"dropped,omitempty"`
+	Error          string `json:"error,omitempty"`
+}
+
+// Human renders the result for people.
+func (r *RestoreResult) Human() string {
+	var b strings.Builder
+	switch {
+	case r.OK && r.Dropped:
+		fmt.Fprintf(&b, "restore test of backup %s passed (scratch database %s dropped) in %.1fs\n", r.ID, r.Database, r.Seconds)
+	case r.OK:
+		fmt.Fprintf(&b, "restored backup %s into database %s on %s in %.1fs, verified\n", r.ID, r.Database, r.Server, r.Seconds)
+	default:
+		fmt.Fprintf(&b, "restore of backup %s into database %s FAILED: %s\n", r.ID, r.Database, r.Error)
+	}
+	if len(r.RolesCreated) > 0 {
+		fmt.Fprintf(&b, "  roles created: %s\n", strings.Join(r.RolesCreated, ", "))
+	}
+	if r.Verify != nil {
+		for _, line := range strings.Split(strings.TrimRight(r.Verify.Human(), "\n"), "\n") {
+			fmt.Fprintf(&b, "  %s\n", line)
+		}
+	}
+	return b.String()
+}
+
+// Errors Restore returns for a target it will not touch.
+var (
+	// ErrTargetExists: the target database exists already.
+	ErrTargetExists = errors.New("target database exists")
+)
+
+// RestoreError is a restore that failed once the database existed. Its
+// message says what failed and what became of the database.
+type RestoreError struct {
+	Result *RestoreResult
+	Err    error
+}
+
+// Error says what failed, what became of the database and of the roles.
+func (e *RestoreError) Error() string {
+	r := e.Result
+	msg := fmt.Sprintf("restore of backup %s into database %s failed: %v", r.ID, r.Database, e.Err)
+	switch {
+	case r.FailedDatabase != "":
+		msg += fmt.Sprintf("; the database was renamed %s so that nothing half-restored looks whole: look into it, then DROP DATABASE %s", r.FailedDatabase, r.FailedDatabase)
+	case r.Dropped:
+		msg += "; the database was dropped"
+	}
+	if len(r.RolesCreated) > 0 {
+		msg += fmt.Sprintf("; roles created by the restore were kept: %s", strings.Join(r.RolesCreated, ", "))
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *RestoreError) Unwrap() error { return e.Err }
+
+// Restore restores backup id of project p into a new database: it checks
+// every file's SHA-256, refuses a target database that exists, creates the
+// missing service roles, creates the database with the source's encoding,
+// locale, grants and settings, runs pg_restore in parallel, then verifies
+// the database against the manifest. A restore that fails after the
+// database was created renames it <name>_failed_<id> (or drops it when
+// that cannot be done) and returns a *RestoreError.
+func Restore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions) (*RestoreResult, error) {
+	start := time.Now()
+	if o.Jobs <= 0 {
+		o.Jobs = runtime.NumCPU()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.TargetDB != "" && o.TargetURL != "" {
+		return nil, errors.New("give --target-db or --target-url, not both")
+	}
+	if o.Audit == nil && !o.NoAudit {
+		return nil, errors.New("restore: no isolation audit given")
+	}
+	step := func(s string) {
+		o.Logger.Debug("restore", "step", s)
+		if o.Progress != nil {
+			o.Progress(s)
+		}
+	}
+	root := Dir(p)
+	dir, err := find(root, id)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockBackup(root, id, false, true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	step("checking the backup's files")
+	m, check, err := checkDir(ctx, dir, o.Jobs, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !check.OK {
+		return nil, &ProblemsError{ID: id, Problems: check.Problems}
+	}
+	g, err := archive.ReadGlobals(dir)
+	if err != nil {
+		return nil, err
+	}
+
+	tsrv, err := restoreTarget(srv, m, o)
+	if err != nil {
+		return nil, err
+	}
+	db := tsrv.Database
+	res := &RestoreResult{ID: id, Database: db, Server: tsrv.Addr(), RolesCreated: []string{}, RolesExisting: []string{}}
+	admin, err := connectMaintenance(ctx, tsrv)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close(context.Background())
+
+	server, err := serverVersion(ctx, admin)
+	if err != nil {
+		return nil, err
+	}
+	if super, err := isSuperuser(ctx, admin); err != nil {
+		return nil, err
+	} else if !super {
+		return nil, fmt.Errorf("restore connects to %s as %s, who is not a superuser: a restore creates roles, the guard's event trigger and objects owned by the service roles; connect as a superuser. Nothing was changed", tsrv.Addr(), tsrv.User())
+	}
+	if server.Major < m.Server.Major {
+		return nil, fmt.Errorf("the target server runs PostgreSQL %s, older than the backup's source (%s): restore into PostgreSQL %d or newer", server.Full, m.Server.Full, m.Server.Major)
+	}
+	restore, err := findTool(ctx, "pg_restore", o.PgBinDir, tsrv)
+	if err != nil {
+		return nil, err
+	}
+	if restore.Major < m.PgDump.Major {
+		return nil, kindErrorf(ErrToolTooOld, "pg_restore %s (%s) is older than the pg_dump %s that wrote backup %s: install postgresql-client-%d or pass --pg-bindir with a newer one",
+			restore.Full, restore.Path, m.PgDump.Full, id, m.PgDump.Major)
+	}
+	exists, err := databaseExists(ctx, admin, db)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		return nil, kindErrorf(ErrTargetExists, "database %s already exists on %s; restore never writes into an existing database: choose another name with --target-db NAME (or drop %s first). Nothing was changed", db, tsrv.Addr(), db)
+	}
+	dumpDir := filepath.Join(dir, archive.DumpDir)
+	if err := checkOwners(ctx, admin, restore, dumpDir, g); err != nil {
+		return nil, err
+	}
+
+	step("creating the missing service roles")
+	if err := createRoles(ctx, admin, p, g, server.Major, o, res); err != nil {
+		return nil, err
+	}
+
+	// The restore works under a name that says so and takes the target's
+	// name only once verified: a restore killed midway leaves nothing that
+	// looks whole.
+	work := workName(db, id)
+	if exists, err := databaseExists(ctx, admin, work); err != nil {
+		return nil, err
+	} else if exists {
+		return nil, fmt.Errorf("database %s, the working name of a restore of backup %s into %s, exists on %s: a restore is running or was killed; drop it (DROP DATABASE %s) once no restore runs. Nothing was changed", work, id, db, tsrv.Addr(), work)
+	}
+	step("creating database " + work)
+	if err := createDatabase(ctx, admin, work, m.Database, server.Major); err != nil {
+		return res, &RestoreError{Result: res, Err: err}
+	}
+	fail := func(err error) (*RestoreResult, error) {
+		res.Error = err.Error()
+		res.Seconds = sinceSeconds(start)
+		// The admin connection may be gone with what failed: clean up on
+		// a fresh one, even when ctx was canceled.
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, cerr := connectMaintenance(cctx, tsrv)
+		if cerr != nil {
+			o.Logger.Error("cannot reach the server to set the failed restore aside", "database", work, "err", cerr)
+			res.FailedDatabase = work
+			return res, &RestoreError{Result: res, Err: err}
+		}
+		defer conn.Close(context.Background())
+		if o.scratch {
+			res.Dropped = dropDatabase(conn, work, server.Major, o.Logger)
+			if !res.Dropped {
+				res.FailedDatabase = work
+			}
+		} else {
+			res.FailedDatabase, res.Dropped = setAside(conn, work, failedName(db, id), server.Major, o.Logger)
+		}
+		return res, &RestoreError{Result: res, Err: err}
+	}
+	stmts, err := databaseSQL(g, work)
+	if err != nil {
+		return fail(err)
+	}
+	for _, s := range stmts {
+		if _, err := admin.Exec(ctx, s); err != nil {
+			return fail(fmt.Errorf("database grants and settings: %s: %w", s, err))
+		}
+	}
+
+	step(fmt.Sprintf("pg_restore --jobs=%d", o.Jobs))
+	args := []string{"--format=directory", "--jobs=" + strconv.Itoa(o.Jobs), "--exit-on-error", "--no-password", "--dbname=" + work, dumpDir}
+	if err := runTool(ctx, restore, args, runOptions{env: tsrv.ClientEnv(work), started: o.restoreStarted}); err != nil {
+		return fail(err)
+	}
+
+	step("verifying against the manifest")
+	wsrv := *tsrv
+	wsrv.Database = work
+	v, err := verify.Run(ctx, &wsrv, m, verify.Options{Audit: o.Audit, NoAudit: o.NoAudit, Jobs: o.Jobs, Logger: o.Logger})
+	if err != nil {
+		return fail(err)
+	}
+	res.Verify = v
+	if !v.OK {
+		return fail(fmt.Errorf("the restored database differs from the backup: %s", strings.Join(v.Mismatches, "; ")))
+	}
+	if o.scratch {
+		res.Dropped = dropDatabase(admin, work, server.Major, o.Logger)
+		res.Database = work
+	} else {
+		step("renaming " + work + " to " + db)
+		if err := terminateSessions(ctx, admin, work); err != nil {
+			return fail(err)
+		}
+		if _, err := admin.Exec(ctx, "ALTER DATABASE "+ident(work)+" RENAME TO "+ident(db)); err != nil {
+			return fail(fmt.Errorf("rename verified database %s to %s: %w", work, db, err))
+		}
+		v.Database = db
+	}
+	res.OK = true
+	res.Seconds = sinceSeconds(start)
+	return res, nil
+}
+
+// restoreTarget is the server and database to restore into.
+func restoreTarget(srv *target.Server, m *archive.Manifest, o RestoreOptions) (*target.Server, error) {
+	var t *target.Server
+	if o.TargetURL != "" {
+		var err error
+		if t, err = target.FromURL(o.TargetURL, m.Database.Name); err != nil {
+			return nil, fmt.Errorf("--target-url: %w", err)
+		}
+	} else {
+		c := *srv
+		t = &c
+		t.Database = m.Database.Name
+		if o.TargetDB != "" {
+			t.Database = o.TargetDB
+		}
+	}
+	if err := manifest.CheckIdentifier("target database", t.Database, manifest.MaxIdentifierLen); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// connectMaintenance connects to a database that is not the target: the
+// target does not exist yet.
+func connectMaintenance(ctx context.Context, srv *target.Server) (*pgx.Conn, error) {
+	var firstErr error
+	for _, db := range []string{"postgres", "template1"} {
+		if db == srv.Database {
+			continue
+		}
+		conn, err := srv.Connect(ctx, db)
+		if err == nil {
+			return conn, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+// checkOwners refuses a restore whose objects belong to roles that neither
+// exist on the target nor are saved in the backup: pg_restore would fail
+// halfway on them.
+func checkOwners(ctx context.Context, conn *pgx.Conn, restore tool, dumpDir string, g *archive.Globals) error {
+	cmd := exec.CommandContext(ctx, restore.Path, "--list", dumpDir)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("pg_restore --list: %s", strings.TrimSpace(string(ee.Stderr)))
+		}
+		return fmt.Errorf("pg_restore --list: %w", err)
+	}
+	saved := map[string]bool{}
+	for _, r := range g.Roles {
+		saved[r.Name] = true
+	}
+	owners := map[string][]string{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, ";") || strings.HasSuffix(line, " ") {
+			continue // comments, and entries without owner end with a space
+		}
+		f := strings.Fields(line)
+		if len(f) < 5 || f[3] == "DATABASE" {
+			continue // the database itself is not restored: Restore creates it
+		}
+		owner := f[len(f)-1]
+		if !saved[owner] {
+			owners[owner] = append(owners[owner], strings.Join(f[3:len(f)-1], " "))
+		}
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	have, err := existingRoles(ctx, conn, sortedKeys(owners))
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, o := range sortedKeys(owners) {
+		if !have[o] {
+			objs := owners[o]
+			if len(objs) > 3 {
+				objs = append(objs[:3:3], fmt.Sprintf("and %d more", len(owners[o])-3))
+			}
+			missing = append(missing, fmt.Sprintf("%s (owns %s)", o, strings.Join(objs, ", ")))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("objects in the backup belong to roles that are not service roles and do not exist on the target server: %s; create them there first (CREATE ROLE ...), then restore again. Nothing was changed",
+		strings.Join(missing, "; "))
+}
+
+// createRoles creates, in one transaction, the saved roles missing on the
+// target, with their attributes, password verifiers, cluster-wide settings
+// and the memberships that concern them. Existing roles are left as they
+// are.
+func createRoles(ctx context.Context, conn *pgx.Conn, p *manifest.Project, g *archive.Globals, serverMajor int, o RestoreOptions, res *RestoreResult) error {
+	var names []string
+	for _, r := range g.Roles {
+		names = append(names, r.Name)
+	}
+	have, err := existingRoles(ctx, conn, names)
+	if err != nil {
+		return err
+	}
+	appOf := map[string]string{}
+	for _, s := range p.Services {
+		appOf[p.AppRole(s.Name)] = s.Name
+	}
+	var stmts []string
+	created := map[string]bool{}
+	for _, r := range g.Roles {
+		if have[r.Name] {
+			res.RolesExisting = append(res.RolesExisting, r.Name)
+			continue
+		}
+		verifier := r.Password
+		if verifier == "" && r.Login && o.AppPassword != nil {
+			if svc, ok := appOf[r.Name]; ok {
+				pw, err := o.AppPassword(svc)
+				if err != nil {
+					return fmt.Errorf("password of role %s: %w", r.Name, err)
+				}
+				if pw != "" {
+					if verifier, err = secrets.Verifier(pw); err != nil {
+						return fmt.Errorf("password of role %s: %w", r.Name, err)
+					}
+				}
+			}
+		}
+		sql, err := createRoleSQL(r, verifier)
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, sql)
+		created[r.Name] = true
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	others, err := existingRoles(ctx, conn, membershipRoles(g))
+	if err != nil {
+		return err
+	}
+	exists := func(r string) bool { return created[r] || have[r] || others[r] }
+	for _, m := range g.Memberships {
+		if !created[m.Role] && !created[m.Member] {
+			continue
+		}
+		if !exists(m.Role) || !exists(m.Member) {
+			o.Logger.Warn("membership not restored: a role is missing on the target", "role", m.Role, "member", m.Member)
+			continue
+		}
+		stmts = append(stmts, grantMembershipSQL(m, serverMajor))
+	}
+	for _, s := range g.Settings {
+		if s.Role == "" || s.InDatabase || !created[s.Role] {
+			continue
+		}
+		sql, err := settingSQL(s, "")
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, sql)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("create roles: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("create roles: %s: %w", redactPassword(s), err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("create roles: %w", err)
+	}
+	res.RolesCreated = sortedKeys(created)
+	return nil
+}
+
+func membershipRoles(g *archive.Globals) []string {
+	var out []string
+	for _, m := range g.Memberships {
+		out = append(out, m.Role, m.Member)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// redactPassword hides a PASSWORD literal in a statement for messages.
+func redactPassword(sql string) string {
+	if i := strings.Index(sql, " PASSWORD "); i >= 0 {
+		return sql[:i] + " PASSWORD xxxxx"
+	}
+	return sql
+}
+
+// createDatabase creates db from template0 with the source's encoding and
+// locale.
+func createDatabase(ctx context.Context, conn *pgx.Conn, db string, src archive.DatabaseInfo, serverMajor int) error {
+	sql := "CREATE DATABASE " + ident(db) + " TEMPLATE template0"
+	add := func(key, value string) {
+		if value != "" {
+			sql += " " + key + " " + mustLiteral(value)
+		}
+	}
+	add("ENCODING", src.Encoding)
+	add("LC_COLLATE", src.Collate)
+	add("LC_CTYPE", src.Ctype)
+	if serverMajor >= 15 && src.LocaleProvider != "" {
+		sql += " LOCALE_PROVIDER " + src.LocaleProvider
+		switch src.LocaleProvider {
+		case "icu":
+			add("ICU_LOCALE", src.Locale)
+		case "builtin":
+			add("BUILTIN_LOCALE", src.Locale)
+		}
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("create database %s: %w", db, err)
+	}
+	return nil
+}
+
+// setAside renames a failed restore's database to name, after ending the
+// sessions on it; when that cannot be done it drops it. It returns the
+// name it has now, or whether it was dropped.
+func setAside(conn *pgx.Conn, db, name string, serverMajor int, log *slog.Logger) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = terminateSessions(ctx, conn, db)
+	_, err := conn.Exec(ctx, "ALTER DATABASE "+ident(db)+" RENAME TO "+ident(name))
+	if err == nil {
+		return name, false
+	}
+	log.Warn("could not rename the failed database; dropping it", "database", db, "err", err)
+	if dropDatabase(conn, db, serverMajor, log) {
+		return "", true
+	}
+	return db, false
+}
+
+// failedName is <db>_failed_<id>, lower-case, at most 63 bytes.
+func failedName(db, id string) string { return suffixed(db, "_failed_", id) }
+
+// workName is <db>_restoring_<id>, the name a database has while it is
+// restored.
+func workName(db, id string) string { return suffixed(db, "_restoring_", id) }
+
+func suffixed(db, tag, id string) string {
+	suffix := tag + strings.ToLower(strings.ReplaceAll(id, "-", "_"))
+	if len(db)+len(suffix) > manifest.MaxIdentifierLen {
+		db = db[:manifest.MaxIdentifierLen-len(suffix)]
+	}
+	return db + suffix
+}
+
+// dropDatabase drops db, ending the sessions on it.
+func dropDatabase(conn *pgx.Conn, db string, serverMajor int, log *slog.Logger) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sql := "DROP DATABASE IF EXISTS " + ident(db)
+	if serverMajor >= 13 {
+		sql += " WITH (FORCE)"
+	} else {
+		_ = terminateSessions(ctx, conn, db)
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		log.Error("could not drop database", "database", db, "err", err)
+		return false
+	}
+	return true
+}
+
+// TestRestore restores backup id into a scratch database on srv, verifies
+// it and drops it, whatever the outcome.
+func TestRestore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions) (*RestoreResult, error) {
+	o.scratch = true
+	o.TargetURL = ""
+	o.TargetDB = "splitschema_restore_test"
+	return Restore(ctx, p, srv, id, o)
+}

@@ -1,0 +1,326 @@
+// Package verify proves that a database holds exactly what a backup
+// recorded: every service table's row count and every service's migration
+// version equal the manifest's, every cross-schema foreign key of the
+// manifest exists and is validated, no row references a row that is
+// missing (checked with a query, not only the catalog), and the isolation
+// audit passes. Everything is read in one snapshot.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/backup/inspect"
+	"github.com/splitschema/splitschema/internal/target"
+)
+
+// AuditFunc runs the isolation audit on srv's Database. The command wires
+// in internal/audit; verify itself knows nothing of how the audit works.
+type AuditFunc func(ctx context.Context, srv *target.Server) (AuditResult, error)
+
+// AuditResult is the outcome of the isolation audit.
+type AuditResult struct {
+	OK bool
+	// Findings describe each error the audit found; warnings are left out.
+	Findings []string
+}
+
+// Options tune Run.
+type Options struct {
+	// Audit runs the isolation audit. Run fails without one unless NoAudit
+	// is set.
+	Audit AuditFunc
+	// NoAudit skips the audit; the result then says it did not run.
+	NoAudit bool
+	// Jobs is the number of connections that count rows; default: the CPU
+	// count.
+	Jobs   int
+	Logger *slog.Logger
+}
+
+// Link is one cross-schema foreign key and the rows that break it.
+type Link struct {
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Constraint string `json:"constraint"`
+	// Broken counts the referencing rows whose referenced row is missing;
+	// -1 when the foreign key is missing and the count could not run.
+	Broken int64 `json:"broken"`
+}
+
+// Result is what Run found.
+type Result struct {
+	OK       bool   `json:"ok"`
+	Backup   string `json:"backup"`
+	Database string `json:"database"`
+	// Tables and Rows count what was compared in the database.
+	Tables int    `json:"tables"`
+	Rows   int64  `json:"rows"`
+	Links  []Link `json:"links"`
+	// Mismatches name each difference from the backup, each broken link
+	// and each audit finding.
+	Mismatches []string `json:"mismatches"`
+	// Audit is "passed", "failed" or "not run".
+	Audit string `json:"audit"`
+}
+
+// Human renders the result for people.
+func (r *Result) Human() string {
+	var b strings.Builder
+	verdict := "verified"
+	if !r.OK {
+		verdict = "MISMATCH"
+	}
+	fmt.Fprintf(&b, "%s: database %s against backup %s\n", verdict, r.Database, r.Backup)
+	fmt.Fprintf(&b, "  %d tables, %d rows\n", r.Tables, r.Rows)
+	for _, l := range r.Links {
+		broken := fmt.Sprintf("%d broken", l.Broken)
+		if l.Broken < 0 {
+			broken = "not checked"
+		}
+		fmt.Fprintf(&b, "  link %s -> %s: %s\n", l.From, l.To, broken)
+	}
+	fmt.Fprintf(&b, "  isolation audit: %s\n", r.Audit)
+	for _, m := range r.Mismatches {
+		fmt.Fprintf(&b, "  - %s\n", m)
+	}
+	return b.String()
+}
+
+// Run compares srv's Database with backup m.
+func Run(ctx context.Context, srv *target.Server, m *archive.Manifest, o Options) (*Result, error) {
+	if o.Audit == nil && !o.NoAudit {
+		return nil, errors.New("verify: no isolation audit given")
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = runtime.NumCPU()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	res := &Result{Backup: m.ID, Database: srv.Database, Links: []Link{}, Mismatches: []string{}, Audit: "not run"}
+	conn, err := srv.Connect(ctx, srv.Database)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	defer conn.Exec(context.Background(), "ROLLBACK")
+	snapshot, err := inspect.ExportSnapshot(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	c := &check{res: res}
+	tasks, err := c.compareCatalog(ctx, conn, m)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	if err := inspect.RunInSnapshot(ctx, srv.Config(srv.Database), snapshot, o.Jobs, tasks); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	conn.Exec(ctx, "ROLLBACK")
+	c.finish()
+
+	if o.Audit != nil {
+		a, err := o.Audit(ctx, srv)
+		if err != nil {
+			return nil, fmt.Errorf("verify: isolation audit: %w", err)
+		}
+		res.Audit = "passed"
+		if !a.OK {
+			res.Audit = "failed"
+			if len(a.Findings) == 0 {
+				c.mismatch("isolation audit failed")
+			}
+			for _, f := range a.Findings {
+				c.mismatch("isolation audit: %s", f)
+			}
+		}
+	}
+	res.OK = len(res.Mismatches) == 0
+	return res, nil
+}
+
+// check gathers the findings of one verify.
+type check struct {
+	mu  sync.Mutex
+	res *Result
+	// counts compares each table's rows once the tasks are done.
+	counts []tableCount
+	links  []*Link
+}
+
+type tableCount struct {
+	name inspect.TableName
+	want int64
+	got  int64
+}
+
+func (c *check) mismatch(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res.Mismatches = append(c.res.Mismatches, fmt.Sprintf(format, args...))
+}
+
+// compareCatalog compares schemas, tables, versions and foreign keys, and
+// returns the row counts and broken-link queries to run.
+func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.Manifest) ([]inspect.Task, error) {
+	var schemas []string
+	for _, s := range m.Services {
+		schemas = append(schemas, s.Schema)
+	}
+	exists, err := inspect.ExistingSchemas(ctx, conn, schemas)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := inspect.AllTables(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	have := map[inspect.TableName]bool{}
+	for _, t := range tables {
+		have[t] = true
+	}
+	want := map[inspect.TableName]bool{}
+	for _, s := range m.Services {
+		switch {
+		case s.SchemaExists && !exists[s.Schema]:
+			c.mismatch("service %s: schema %s is missing", s.Name, s.Schema)
+			continue
+		case !s.SchemaExists && exists[s.Schema]:
+			c.mismatch("service %s: schema %s exists, the backup had none", s.Name, s.Schema)
+		}
+		if exists[s.Schema] {
+			v, err := inspect.Version(ctx, conn, s.Schema)
+			if err != nil {
+				return nil, err
+			}
+			if d := versionDiff(v, s.Version); d != "" {
+				c.mismatch("service %s: %s", s.Name, d)
+			}
+		}
+		for _, t := range s.Tables {
+			name := inspect.TableName{Schema: s.Schema, Table: t.Name}
+			want[name] = true
+			if !have[name] {
+				c.mismatch("table %s is missing (the backup has %d rows in it)", name, t.Rows)
+				continue
+			}
+			c.counts = append(c.counts, tableCount{name: name, want: t.Rows})
+		}
+	}
+	for _, t := range m.OtherTables {
+		name := inspect.TableName{Schema: t.Schema, Table: t.Name}
+		want[name] = true
+		if !have[name] {
+			c.mismatch("table %s is missing (the backup has %d rows in it)", name, t.Rows)
+			continue
+		}
+		c.counts = append(c.counts, tableCount{name: name, want: t.Rows})
+	}
+	for _, t := range tables {
+		if !want[t] {
+			c.mismatch("table %s is not in the backup", t)
+		}
+	}
+
+	fks, err := inspect.ForeignKeys(ctx, conn, schemas)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]archive.ForeignKey{}
+	for _, fk := range fks {
+		byName[fk.QualifiedName()] = fk
+	}
+	var tasks []inspect.Task
+	for i := range c.counts {
+		tc := &c.counts[i]
+		tasks = append(tasks, func(ctx context.Context, conn *pgx.Conn) error {
+			if err := conn.QueryRow(ctx, inspect.CountSQL(tc.name)).Scan(&tc.got); err != nil {
+				return fmt.Errorf("count rows of %s: %w", tc.name, err)
+			}
+			return nil
+		})
+	}
+	seen := map[string]bool{}
+	for _, w := range m.ForeignKeys {
+		seen[w.QualifiedName()] = true
+		l := &Link{From: w.From.String(), To: w.To.String(), Constraint: w.Name, Broken: -1}
+		c.links = append(c.links, l)
+		got, ok := byName[w.QualifiedName()]
+		switch {
+		case !ok:
+			c.mismatch("foreign key %s %s -> %s is missing", w.Name, w.From, w.To)
+			continue
+		case got.From.String() != w.From.String() || got.To.String() != w.To.String() || got.Match != w.Match:
+			c.mismatch("foreign key %s is %s -> %s (match %s), the backup has %s -> %s (match %s)",
+				w.Name, got.From, got.To, got.Match, w.From, w.To, w.Match)
+		case !got.Validated:
+			c.mismatch("foreign key %s %s -> %s is not validated (NOT VALID)", w.Name, w.From, w.To)
+		}
+		sql, err := inspect.BrokenSQL(got)
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, func(ctx context.Context, conn *pgx.Conn) error {
+			var n int64
+			if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+				return fmt.Errorf("count rows breaking %s: %w", w.QualifiedName(), err)
+			}
+			c.mu.Lock()
+			l.Broken = n
+			c.mu.Unlock()
+			return nil
+		})
+	}
+	for _, fk := range fks {
+		if !seen[fk.QualifiedName()] {
+			c.mismatch("foreign key %s %s -> %s is not in the backup", fk.Name, fk.From, fk.To)
+		}
+	}
+	return tasks, nil
+}
+
+// finish compares the counts the tasks made.
+func (c *check) finish() {
+	for _, tc := range c.counts {
+		c.res.Tables++
+		c.res.Rows += tc.got
+		if tc.got != tc.want {
+			c.mismatch("table %s has %d rows, the backup has %d", tc.name, tc.got, tc.want)
+		}
+	}
+	for _, l := range c.links {
+		c.res.Links = append(c.res.Links, *l)
+		if l.Broken > 0 {
+			c.mismatch("link %s -> %s (%s): %d rows reference a row that is missing", l.From, l.To, l.Constraint, l.Broken)
+		}
+	}
+	// Catalog findings first, in a stable order.
+	slices.Sort(c.res.Mismatches)
+}
+
+func versionDiff(got, want *int64) string {
+	switch {
+	case got == nil && want == nil:
+		return ""
+	case got == nil:
+		return fmt.Sprintf("no migration version table, the backup is at version %d", *want)
+	case want == nil:
+		return fmt.Sprintf("migration version %d, the backup had no version table", *got)
+	case *got != *want:
+		return fmt.Sprintf("migration version %d, the backup is at version %d", *got, *want)
+	}
+	return ""
+}
