@@ -23,10 +23,9 @@ check:
 test: postgres check
 	$(GO) test -count=1 -timeout 20m ./...
 
+# The BAC theorem on the embedded cluster: one snapshot vs per-service dumps.
 demo: postgres build
-	$(BIN) local start
-	$(BIN) validate
-	$(BIN) graph --format mermaid
+	$(BIN) demo
 
 clean:
 	rm -rf bin

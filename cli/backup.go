@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,7 +19,6 @@ import (
 	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/secrets"
-	"github.com/splitschema/splitschema/internal/target"
 	"github.com/splitschema/splitschema/internal/verify"
 )
 
@@ -169,25 +167,7 @@ func (e *env) interruptible() (stop func()) {
 }
 
 // auditFunc wires the isolation audit into verify.
-func (e *env) auditFunc(p *manifest.Project) verify.AuditFunc {
-	return func(ctx context.Context, srv *target.Server) (verify.AuditResult, error) {
-		rep, err := audit.Run(ctx, p, srv, e.log)
-		if err != nil {
-			return verify.AuditResult{}, err
-		}
-		res := verify.AuditResult{OK: rep.OK}
-		for _, f := range rep.Findings {
-			if f.Severity == audit.Error {
-				svc := f.Service
-				if svc == "" {
-					svc = "database"
-				}
-				res.Findings = append(res.Findings, fmt.Sprintf("%s (%s): %s", f.Check, svc, f.Detail))
-			}
-		}
-		return res, nil
-	}
-}
+func (e *env) auditFunc(p *manifest.Project) verify.AuditFunc { return audit.ForVerify(p, e.log) }
 
 // appPassword gives a restored app role the project's password for it.
 func (e *env) appPassword(p *manifest.Project) func(string) (string, error) {

@@ -229,18 +229,4 @@ func (s *Shop) Writers(tb testing.TB, rate float64) (stop func() *workload.Resul
 }
 
 // Audit is the real isolation audit for verify, as the command wires it.
-func Audit(p *manifest.Project) verify.AuditFunc {
-	return func(ctx context.Context, srv *target.Server) (verify.AuditResult, error) {
-		rep, err := audit.Run(ctx, p, srv, nil)
-		if err != nil {
-			return verify.AuditResult{}, err
-		}
-		res := verify.AuditResult{OK: rep.OK}
-		for _, f := range rep.Findings {
-			if f.Severity == audit.Error {
-				res.Findings = append(res.Findings, fmt.Sprintf("%s %s: %s", f.Check, f.Service, f.Detail))
-			}
-		}
-		return res, nil
-	}
-}
+func Audit(p *manifest.Project) verify.AuditFunc { return audit.ForVerify(p, nil) }
