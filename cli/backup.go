@@ -223,11 +223,7 @@ func runBackup(e *env) error {
 	if e.c.Int("jobs") < 1 {
 		return usageErr(e.c, fmt.Errorf("--jobs %d: at least 1", e.c.Int("jobs")))
 	}
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}
@@ -375,11 +371,7 @@ func runRestore(e *env) error {
 	if e.c.IsSet("target-db") && e.c.IsSet("target-url") {
 		return usageErr(e.c, errors.New("--target-db and --target-url: give one of them"))
 	}
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}

@@ -116,6 +116,19 @@ func (e *env) server(p *manifest.Project) (*target.Server, error) {
 	})
 }
 
+// projectServer loads the project, then resolves its server.
+func (e *env) projectServer() (*manifest.Project, *target.Server, error) {
+	p, err := e.project()
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := e.server(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, srv, nil
+}
+
 // human is a result that knows how to print itself for people.
 type human interface{ Human() string }
 

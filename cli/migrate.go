@@ -76,11 +76,7 @@ func runApply(e *env) error {
 	if err := needArgs(e, 0, "no arguments"); err != nil {
 		return err
 	}
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}
@@ -102,11 +98,7 @@ func runMigrateUp(e *env) error {
 	if err := needArgs(e, 0, "no arguments"); err != nil {
 		return err
 	}
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}
@@ -146,11 +138,7 @@ func runMigrateRedo(e *env) error {
 	if e.c.String("service") == "" {
 		return usageErr(e.c, errors.New("migrate redo: --service is required"))
 	}
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}
@@ -161,11 +149,7 @@ func runMigrateStatus(e *env) error {
 	if err := needArgs(e, 0, "no arguments"); err != nil {
 		return err
 	}
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}

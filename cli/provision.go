@@ -70,11 +70,7 @@ func (e *env) provisionOptions() provision.Options {
 }
 
 func runPlan(e *env) error {
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}
@@ -126,11 +122,7 @@ func (r *planReport) Human() string {
 }
 
 func runProvision(e *env) error {
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}
@@ -142,11 +134,7 @@ func runProvision(e *env) error {
 }
 
 func runAudit(e *env) error {
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package migrate
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/splitschema/splitschema"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/pgtest"
 	"github.com/splitschema/splitschema/internal/provision"
@@ -19,9 +19,6 @@ import (
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// repoRoot is the repository, which holds the example shop.
-const repoRoot = "../.."
 
 var prefixSeq atomic.Int64
 
@@ -32,25 +29,8 @@ var prefixSeq atomic.Int64
 func copyShop(tb testing.TB, settings ...string) string {
 	tb.Helper()
 	dir := tb.TempDir()
-	for _, sub := range []string{"schemas", "migrations"} {
-		src := filepath.Join(repoRoot, sub)
-		err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(repoRoot, path)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-		})
-		if err != nil {
-			tb.Fatal(err)
-		}
+	if err := os.CopyFS(dir, splitschema.ExampleShop); err != nil {
+		tb.Fatal(err)
 	}
 	prefix := fmt.Sprintf("m%02d_", prefixSeq.Add(1))
 	conf := "database: shop\nnaming:\n  prefix: " + prefix + "\n" + strings.Join(settings, "\n") + "\n"

@@ -7,10 +7,8 @@ package backuptest
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/splitschema/splitschema"
 	"github.com/splitschema/splitschema/internal/audit"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
@@ -39,41 +38,14 @@ type Shop struct {
 
 var seq atomic.Int64
 
-// RepoRoot is the repository, which holds the example shop.
-func RepoRoot(tb testing.TB) string {
-	tb.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		tb.Fatal("backuptest: no caller")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
-}
-
 // CopyProject copies the shop's project files (settings, schemas,
 // migrations) into a new folder, setting the database name and a role
 // prefix, and loads it.
 func CopyProject(tb testing.TB, database, prefix string) *manifest.Project {
 	tb.Helper()
-	root := RepoRoot(tb)
 	dir := tb.TempDir()
-	for _, sub := range []string{"schemas", "migrations"} {
-		err := filepath.WalkDir(filepath.Join(root, sub), func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(root, path)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-		})
-		if err != nil {
-			tb.Fatalf("backuptest: copy %s: %v", sub, err)
-		}
+	if err := os.CopyFS(dir, splitschema.ExampleShop); err != nil {
+		tb.Fatalf("backuptest: copy the example shop: %v", err)
 	}
 	settings := fmt.Sprintf("database: %s\nbackups: backups\nnaming:\n  prefix: %s\nlock_timeout: 5s\nretention:\n  keep: 3\n", database, prefix)
 	if err := os.WriteFile(filepath.Join(dir, manifest.SettingsFile), []byte(settings), 0o644); err != nil {
