@@ -313,6 +313,12 @@ func processUID(t *testing.T, pid int) int {
 	return -1
 }
 
+// processAlive tells whether pid is a live process (a zombie counts as gone).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err == nil && !strings.Contains(string(b), ") Z ")
+}
+
 // TestRootPrivateHome puts the project under a 0700 folder in /root, which the
 // server user cannot traverse.
 func TestRootPrivateHome(t *testing.T) {
@@ -374,6 +380,58 @@ func TestRootPrivateHome(t *testing.T) {
 	}
 	if err := c.Start(ctx); err != nil {
 		t.Fatalf("restart: %v", err)
+	}
+}
+
+// TestRootOrphanSetAside: as root the data lives outside the project, so
+// deleting the project folder and cloning again at the same path must not
+// leave a cluster no one can log in to in the way: it is stopped and set
+// aside, never deleted, and a new one starts.
+func TestRootOrphanSetAside(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: the data lives inside the project folder and goes with it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	project := t.TempDir()
+	old, err := New(project, nil, Ephemeral())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	oldStatus := mustStatus(t, ctx, old)
+	// The project folder is deleted with the server still running.
+	if err := os.RemoveAll(filepath.Join(project, ".splitschema")); err != nil {
+		t.Fatal(err)
+	}
+
+	c := newCluster(t, project, Ephemeral())
+	if err := c.Start(ctx); err != nil {
+		t.Fatalf("start after the project folder was re-created: %v", err)
+	}
+	asides, _ := filepath.Glob(filepath.Dir(oldStatus.DataDir) + ".orphaned-*")
+	t.Cleanup(func() {
+		for _, a := range asides {
+			os.RemoveAll(a)
+		}
+	})
+	if len(asides) != 1 {
+		t.Fatalf("want the old cluster set aside once, found %v", asides)
+	}
+	if _, err := os.Stat(filepath.Join(asides[0], "data", "PG_VERSION")); err != nil {
+		t.Errorf("the old cluster's data is gone: %v", err)
+	}
+	if processAlive(oldStatus.PID) {
+		t.Errorf("the old server (pid %d) still runs", oldStatus.PID)
+	}
+	u, err := c.AdminURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mustConnect(t, ctx, u).Ping(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

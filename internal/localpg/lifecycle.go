@@ -42,6 +42,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := c.setAsideOrphan(ctx, u); err != nil {
+		return err
+	}
 	if err := c.prepareRuntime(u); err != nil {
 		return err
 	}
@@ -124,6 +127,36 @@ func (c *Cluster) start(ctx context.Context) error {
 		c.logger.Info("retrying start", "reason", retry, "attempt", attempt, "log", lastLines(logTail, 4))
 	}
 	return c.writePgpass(port, pw)
+}
+
+// setAsideOrphan deals with a cluster that a deleted project folder left
+// behind: as root the data lives outside the project (RootBaseDir/<hash of
+// its path>), so a project re-created at the same path finds a cluster but
+// neither the state file nor the password to log in to it. That cluster is
+// stopped and its folder renamed <folder>.orphaned-<time>, never deleted,
+// and the project gets a cluster of its own.
+func (c *Cluster) setAsideOrphan(ctx context.Context, u *serverUser) error {
+	if c.home == c.stateDir || !c.initialized() {
+		return nil
+	}
+	for _, f := range []string{c.passwordPath(), c.statePath()} {
+		if _, err := os.Lstat(f); !errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+	}
+	if c.postmaster().running {
+		out, err := c.command(ctx, u, "pg_ctl", "stop", "-D", c.dataDir, "-m", "fast", "-w", "-t", "60", "-s").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("stop the orphaned cluster in %s: %w: %s", c.dataDir, err, strings.TrimSpace(string(out)))
+		}
+	}
+	aside := fmt.Sprintf("%s.orphaned-%s", c.home, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(c.home, aside); err != nil {
+		return fmt.Errorf("set the orphaned cluster aside: %w", err)
+	}
+	c.logger.Warn("found a cluster left by an earlier project folder at this path, with no state or password here; "+
+		"set it aside (remove it once you know you do not need it) and creating a new one", "moved_to", aside)
+	return nil
 }
 
 // describe fills the informative fields of the state file.
