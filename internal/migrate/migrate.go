@@ -13,6 +13,7 @@ import (
 
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate/sqlscan"
+	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -187,6 +188,11 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 			if err := grant(ctx, admin, p, svc.Name); err != nil {
 				sr.Error = &Error{Service: svc.Name, Direction: command, Err: err,
 					Message: fmt.Sprintf("grant the REFERENCES its dependants declared: %v", err)}
+			}
+		}
+		if sr.Error == nil {
+			if err := provision.ProtectVersionTable(ctx, admin, p, svc.Name); err != nil {
+				sr.Error = &Error{Service: svc.Name, Direction: command, Err: err, Message: err.Error()}
 			}
 		}
 		if sr.Error != nil {

@@ -444,6 +444,17 @@ func TestApply(t *testing.T) {
 	if fks != 5 {
 		t.Errorf("%d cross-schema foreign keys, want 5", fks)
 	}
+	// The migration history is the owner's: the application role may read
+	// its version table, not rewrite it.
+	for _, c := range []struct{ privilege string }{{"SELECT"}, {"INSERT"}, {"UPDATE"}, {"DELETE"}, {"TRUNCATE"}} {
+		var has bool
+		if err := conn.QueryRow(ctx, "SELECT has_table_privilege($1, 'orders.goose_db_version', $2)", p.AppRole("orders"), c.privilege).Scan(&has); err != nil {
+			t.Fatal(err)
+		}
+		if has != (c.privilege == "SELECT") {
+			t.Errorf("%s holds %s on orders.goose_db_version: %v", p.AppRole("orders"), c.privilege, has)
+		}
+	}
 }
 
 func TestMigrationLock(t *testing.T) {

@@ -19,13 +19,14 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
 // VersionTable is the name of goose's version table; each service's lives
 // in the service's own schema, so every snapshot carries the service's
 // migration state.
-const VersionTable = "goose_db_version"
+const VersionTable = provision.VersionTable
 
 // VersionTableOf returns the schema-qualified version table of a service,
 // e.g. orders.goose_db_version. The schema must be a valid identifier:

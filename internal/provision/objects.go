@@ -86,7 +86,7 @@ func (pl *planner) planSchema(svc *manifest.Service) {
 
 // planObjects puts the privileges on the service's schema and on every
 // object in it right: the application role gets USAGE on the schema, DML on
-// the tables, USAGE and SELECT on the sequences, EXECUTE on the routines and
+// the tables (only SELECT on the migration version table), USAGE and SELECT on the sequences, EXECUTE on the routines and
 // USAGE on the types; linking owners get USAGE on the schema and REFERENCES
 // on their link columns; nobody else (PUBLIC included) gets anything.
 func (pl *planner) planObjects(svc *manifest.Service) {
@@ -104,7 +104,11 @@ func (pl *planner) planObjects(svc *manifest.Service) {
 	for _, o := range pl.bySchema[svc.Schema] {
 		switch o.Kind {
 		case catalog.KindTable:
-			pl.diffObject(svc.Name, o, map[string]want{app: {need: appTable}}, owner)
+			need := appTable
+			if o.Name == VersionTable {
+				need = appVersionTable
+			}
+			pl.diffObject(svc.Name, o, map[string]want{app: {need: need}}, owner)
 		case catalog.KindSequence:
 			pl.diffObject(svc.Name, o, map[string]want{app: {need: appSequence}}, owner)
 		case catalog.KindType:
