@@ -162,7 +162,13 @@ func (a *auditor) checkPrivileges(ctx context.Context, q *pgcatalog.Queries, rol
 				continue
 			}
 			for _, priv := range []string{"SELECT", "INSERT", "UPDATE", "DELETE"} {
-				if !held[app+" "+svc.Schema+"."+rel.Name+" "+priv] {
+				has := held[app+" "+svc.Schema+"."+rel.Name+" "+priv]
+				switch {
+				case rel.Name == provision.VersionTable && priv != "SELECT":
+					if has {
+						a.add(Warning, "privileges", svc.Name, "%s holds %s on %s.%s and could rewrite its migration history; run `splitschema provision`", app, priv, svc.Schema, rel.Name)
+					}
+				case !has:
 					a.add(Warning, "privileges", svc.Name, "%s lacks %s on its own table %s.%s; run `splitschema provision`", app, priv, svc.Schema, rel.Name)
 				}
 			}

@@ -435,6 +435,9 @@ func TestApply(t *testing.T) {
 	if h := again.Human(); !strings.Contains(h, "nothing changed") {
 		t.Errorf("second apply does not say nothing changed:\n%s", h)
 	}
+	if again.Audit == nil || len(again.Audit.Findings) > 0 {
+		t.Errorf("the audit after apply is not clean: %+v", again.Audit)
+	}
 	// The foreign keys of the links exist, so the grants came in time.
 	conn := mustConnect(t, srv)
 	var fks int
