@@ -1,6 +1,8 @@
 # splitschema — see README.md.
-GO      ?= go
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN     := bin/splitschema
+# Tests run `go tool sqlc` too: the go found above comes first on their PATH.
+export PATH := $(dir $(GO)):$(PATH)
 GOFILES  = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.splitschema/*')
 
 .PHONY: all build test demo bench check postgres clean
