@@ -223,7 +223,7 @@ SELECT pg_get_userbyid(d.defaclrole)::text AS role,
        d.defaclobjtype::text AS kind
 FROM pg_catalog.pg_default_acl AS d
 LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = d.defaclnamespace
-WHERE pg_get_userbyid(d.defaclrole) = ANY($1::text[])
+WHERE pg_get_userbyid(d.defaclrole)::text = ANY($1::text[])
 `
 
 type DefaultPrivilegeEntriesRow struct {
@@ -233,7 +233,7 @@ type DefaultPrivilegeEntriesRow struct {
 }
 
 // Which (role, schema, kind) entries exist, even with an empty ACL; schema ”
-// is the role's global entry.
+// is the role's global entry. ::text: see RoleSettings.
 func (q *Queries) DefaultPrivilegeEntries(ctx context.Context, roles []string) ([]DefaultPrivilegeEntriesRow, error) {
 	rows, err := q.db.Query(ctx, defaultPrivilegeEntries, roles)
 	if err != nil {
@@ -264,7 +264,7 @@ SELECT pg_get_userbyid(d.defaclrole)::text AS role,
 FROM pg_catalog.pg_default_acl AS d
 LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = d.defaclnamespace,
      aclexplode(d.defaclacl) AS x
-WHERE pg_get_userbyid(d.defaclrole) = ANY($1::text[])
+WHERE pg_get_userbyid(d.defaclrole)::text = ANY($1::text[])
 `
 
 type DefaultPrivilegesRow struct {
@@ -278,7 +278,7 @@ type DefaultPrivilegesRow struct {
 
 // The default privileges (ALTER DEFAULT PRIVILEGES) the named roles set, in
 // a schema or, schema ”, everywhere. kind is r (tables), S (sequences),
-// f (functions), T (types) or n (schemas).
+// f (functions), T (types) or n (schemas). ::text: see RoleSettings.
 func (q *Queries) DefaultPrivileges(ctx context.Context, roles []string) ([]DefaultPrivilegesRow, error) {
 	rows, err := q.db.Query(ctx, defaultPrivileges, roles)
 	if err != nil {
@@ -509,7 +509,7 @@ SELECT r.rolname::text AS role,
        s.setconfig::text[] AS config
 FROM pg_catalog.pg_db_role_setting AS s
 JOIN pg_catalog.pg_roles AS r ON r.oid = s.setrole
-WHERE r.rolname = ANY($1::text[])
+WHERE r.rolname::text = ANY($1::text[])
   AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
 `
 
@@ -520,7 +520,9 @@ type RoleSettingsRow struct {
 }
 
 // Per-role settings of the named roles that apply to the current database:
-// in it (all_databases false) or everywhere (true).
+// in it (all_databases false) or everywhere (true). The ::text makes
+// "= ANY" a hash lookup (text = text hashes, name = text does not): without
+// it the filter is quadratic in the number of services.
 func (q *Queries) RoleSettings(ctx context.Context, names []string) ([]RoleSettingsRow, error) {
 	rows, err := q.db.Query(ctx, roleSettings, names)
 	if err != nil {

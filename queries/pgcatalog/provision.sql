@@ -43,13 +43,15 @@ WHERE r.rolname = ANY(@names::text[]) OR m.rolname = ANY(@names::text[]);
 
 -- name: RoleSettings :many
 -- Per-role settings of the named roles that apply to the current database:
--- in it (all_databases false) or everywhere (true).
+-- in it (all_databases false) or everywhere (true). The ::text makes
+-- "= ANY" a hash lookup (text = text hashes, name = text does not): without
+-- it the filter is quadratic in the number of services.
 SELECT r.rolname::text AS role,
        (s.setdatabase = 0)::bool AS all_databases,
        s.setconfig::text[] AS config
 FROM pg_catalog.pg_db_role_setting AS s
 JOIN pg_catalog.pg_roles AS r ON r.oid = s.setrole
-WHERE r.rolname = ANY(@names::text[])
+WHERE r.rolname::text = ANY(@names::text[])
   AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()));
 
 -- name: Schemas :many
@@ -155,7 +157,7 @@ WHERE n.nspname = ANY(@schemas::text[])
 -- name: DefaultPrivileges :many
 -- The default privileges (ALTER DEFAULT PRIVILEGES) the named roles set, in
 -- a schema or, schema '', everywhere. kind is r (tables), S (sequences),
--- f (functions), T (types) or n (schemas).
+-- f (functions), T (types) or n (schemas). ::text: see RoleSettings.
 SELECT pg_get_userbyid(d.defaclrole)::text AS role,
        coalesce(n.nspname, '')::text AS schema_name,
        d.defaclobjtype::text AS kind,
@@ -165,17 +167,17 @@ SELECT pg_get_userbyid(d.defaclrole)::text AS role,
 FROM pg_catalog.pg_default_acl AS d
 LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = d.defaclnamespace,
      aclexplode(d.defaclacl) AS x
-WHERE pg_get_userbyid(d.defaclrole) = ANY(@roles::text[]);
+WHERE pg_get_userbyid(d.defaclrole)::text = ANY(@roles::text[]);
 
 -- name: DefaultPrivilegeEntries :many
 -- Which (role, schema, kind) entries exist, even with an empty ACL; schema ''
--- is the role's global entry.
+-- is the role's global entry. ::text: see RoleSettings.
 SELECT pg_get_userbyid(d.defaclrole)::text AS role,
        coalesce(n.nspname, '')::text AS schema_name,
        d.defaclobjtype::text AS kind
 FROM pg_catalog.pg_default_acl AS d
 LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = d.defaclnamespace
-WHERE pg_get_userbyid(d.defaclrole) = ANY(@roles::text[]);
+WHERE pg_get_userbyid(d.defaclrole)::text = ANY(@roles::text[]);
 
 -- name: Columns :many
 -- The columns of the named tables in the named schemas (a superset: every
