@@ -489,7 +489,7 @@ func (b *run) dumpAndCount(ctx context.Context) error {
 		t0 := time.Now()
 		defer func() { b.o.Logger.Debug("pg_dump done", "seconds", sinceSeconds(t0)) }()
 		dumpErr = runTool(ctx, b.dump, args, runOptions{
-			env: b.srv.ClientEnv(b.srv.Database),
+			env: b.srv.ToolEnv(b.srv.Database),
 			started: func(pid int) {
 				if b.o.dumpStarted != nil {
 					b.o.dumpStarted(pid, dumpDir)

@@ -277,7 +277,7 @@ func Restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 
 	step(fmt.Sprintf("pg_restore --jobs=%d", o.Jobs))
 	args := []string{"--format=directory", "--jobs=" + strconv.Itoa(o.Jobs), "--exit-on-error", "--no-password", "--dbname=" + work, dumpDir}
-	if err := runTool(ctx, restore, args, runOptions{env: tsrv.ClientEnv(work), started: o.restoreStarted}); err != nil {
+	if err := runTool(ctx, restore, args, runOptions{env: tsrv.ToolEnv(work), started: o.restoreStarted}); err != nil {
 		return fail(err)
 	}
 

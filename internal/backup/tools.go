@@ -91,6 +91,7 @@ func checkDumpVersion(t tool, serverFull string, serverMajor int) error {
 
 // runOptions tune runTool.
 type runOptions struct {
+	// env is the program's whole environment (target.Server.ToolEnv).
 	env []string
 	// started, when set, is called with the process id once it runs.
 	started func(pid int)
@@ -101,7 +102,7 @@ type runOptions struct {
 // end of its standard error and says how it ended.
 func runTool(ctx context.Context, t tool, args []string, o runOptions) error {
 	cmd := exec.Command(t.Path, args...)
-	cmd.Env = append(withoutPG(os.Environ()), o.env...)
+	cmd.Env = o.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Should this process die, the program dies with it (on Linux).
 	setDeathSignal(cmd.SysProcAttr)
@@ -182,18 +183,6 @@ func signalName(sig syscall.Signal) string {
 		return fmt.Sprintf("%s (%d)", n, int(sig))
 	}
 	return fmt.Sprintf("%d (%s)", int(sig), sig)
-}
-
-// withoutPG drops the libpq variables from env: the server's ClientEnv
-// sets those that count.
-func withoutPG(env []string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "PG") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // tailBuffer keeps the last max bytes written to it.

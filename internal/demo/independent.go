@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -69,7 +68,7 @@ func restoreIndependently(ctx context.Context, srv *target.Server, pgRestore, db
 // password goes through the environment, never argv.
 func runTool(ctx context.Context, srv *target.Server, db, program string, args ...string) error {
 	cmd := exec.CommandContext(ctx, program, args...)
-	cmd.Env = append(os.Environ(), srv.ClientEnv(db)...)
+	cmd.Env = srv.ToolEnv(db)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

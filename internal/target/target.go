@@ -208,6 +208,19 @@ func (s *Server) ClientEnv(db string) []string {
 	return env
 }
 
+// ToolEnv is the whole environment to run a client tool on database db
+// with: this process's, without its own PG* variables (a PGSERVICE or
+// PGSSLROOTCERT meant for another server must not leak in), plus ClientEnv.
+func (s *Server) ToolEnv(db string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, s.ClientEnv(db)...)
+}
+
 // IsPgError reports whether err is a PostgreSQL error with the given SQLSTATE.
 func IsPgError(err error, code string) bool {
 	var pe *pgconn.PgError
