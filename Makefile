@@ -29,5 +29,17 @@ test: postgres check
 demo: postgres build
 	$(BIN) demo
 
+# Measures splitschema against pg_dump/pg_restore and the other baselines
+# on the example shop, prints a markdown table and writes it into
+# BENCHMARKS.md. SCALE=1 (~340 MiB of table data) runs in minutes on 2
+# cores; SCALE=10 is the larger setting. RUNS (default 3) sets how many
+# runs the medians are over, ONLY (e.g. backup,restore) picks scenarios,
+# DATABASE_URL a server of your own (a superuser's); without it an
+# embedded cluster of its own is started in a temporary folder and removed.
+SCALE ?= 1
+RUNS  ?= 3
+bench: postgres
+	SCALE="$(SCALE)" RUNS="$(RUNS)" ONLY="$(ONLY)" $(GO) run ./bench
+
 clean:
 	rm -rf bin
