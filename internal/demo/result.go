@@ -126,7 +126,7 @@ func (r *Result) Human() string {
 		b.WriteString("OK: the snapshot restore is whole. The independent backups happened to agree this time;\n" +
 			"run longer, faster or with a wider --interval to see them drift apart.\n")
 	default:
-		fmt.Fprintf(&b, "OK: one snapshot restored whole; independent backups broke %d link%s and left %d orphan%s.\n", bi, plural64(bi), oi, plural64(oi))
+		fmt.Fprintf(&b, "OK: one snapshot restored whole; independent backups broke %d link%s and left %d orphan%s.\n", bi, plural(bi), oi, plural(oi))
 	}
 	fmt.Fprintf(&b, "Both restores are left for you to inspect: databases %s and %s on %s (%.0fs in all).\n",
 		r.Database, r.IndependentDatabase, r.Server, r.Seconds)
@@ -151,11 +151,9 @@ func writeTable(b *strings.Builder, rows [][3]string) {
 	}
 }
 
-func plural(n int) string {
+func plural[N int | int64](n N) string {
 	if n == 1 {
 		return ""
 	}
 	return "s"
 }
-
-func plural64(n int64) string { return plural(int(min(n, 2))) }

@@ -15,8 +15,8 @@ type registry struct {
 	placed    []order // waiting for payments
 	paid      []order // waiting for shipping
 	// events from payments and shipping that the orders service applies.
-	paidEvents    []int64
-	shippedEvents []int64
+	paidEvents    []order
+	shippedEvents []order
 }
 
 type order struct {
@@ -68,41 +68,20 @@ func (g *registry) product(r *rand.Rand) (int64, bool) {
 	return pick(r, g.products)
 }
 
-// take removes and returns the oldest order of a queue.
-func take(q *[]order) (order, bool) {
-	if len(*q) == 0 {
-		return order{}, false
-	}
-	o := (*q)[0]
-	*q = (*q)[1:]
-	return o, true
-}
-
 func (g *registry) push(q *[]order, o order) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	*q = append(*q, o)
 }
 
+// pop removes and returns the oldest order of a queue.
 func (g *registry) pop(q *[]order) (order, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return take(q)
-}
-
-func (g *registry) event(q *[]int64, id int64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	*q = append(*q, id)
-}
-
-func (g *registry) nextEvent(q *[]int64) (int64, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	if len(*q) == 0 {
-		return 0, false
+		return order{}, false
 	}
-	id := (*q)[0]
+	o := (*q)[0]
 	*q = (*q)[1:]
-	return id, true
+	return o, true
 }

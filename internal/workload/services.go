@@ -119,21 +119,18 @@ func (s *shop) catalogStep(q *catalog.Queries) stepFunc {
 func (s *shop) ordersStep(pool *pgxpool.Pool) stepFunc {
 	q := orders.New(pool)
 	return func(ctx context.Context, r *rand.Rand) (outcome, error) {
-		if id, ok := s.reg.nextEvent(&s.reg.paidEvents); ok {
-			if _, err := q.MarkOrderPaid(ctx, id); err != nil {
-				return refused, err
-			}
-			o, err := q.GetOrder(ctx, id)
+		if o, ok := s.reg.pop(&s.reg.paidEvents); ok {
+			marked, err := q.MarkOrderPaid(ctx, o.id)
 			if err != nil {
 				return refused, err
 			}
-			if o.Status == "paid" {
-				s.reg.push(&s.reg.paid, order{id: o.ID, customer: o.CustomerID, total: o.TotalCents})
+			if marked == 1 { // not cancelled meanwhile: shipping may take it
+				s.reg.push(&s.reg.paid, o)
 			}
 			return committed, nil
 		}
-		if id, ok := s.reg.nextEvent(&s.reg.shippedEvents); ok {
-			if _, err := q.MarkOrderShipped(ctx, id); err != nil {
+		if o, ok := s.reg.pop(&s.reg.shippedEvents); ok {
+			if _, err := q.MarkOrderShipped(ctx, o.id); err != nil {
 				return refused, err
 			}
 			return committed, nil
@@ -204,7 +201,7 @@ func (s *shop) paymentsStep(q *payments.Queries) stepFunc {
 			return refused, err
 		}
 		taken = append(taken, p.ID)
-		s.reg.event(&s.reg.paidEvents, o.id)
+		s.reg.push(&s.reg.paidEvents, o)
 		return committed, nil
 	}
 }
@@ -235,7 +232,7 @@ func (s *shop) shippingStep(q *shipping.Queries) stepFunc {
 			return refused, err
 		}
 		made = append(made, sh.ID)
-		s.reg.event(&s.reg.shippedEvents, o.id)
+		s.reg.push(&s.reg.shippedEvents, o)
 		return committed, nil
 	}
 }

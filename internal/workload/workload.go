@@ -6,7 +6,6 @@ package workload
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -104,7 +103,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		pcfg, err := pgxpool.ParseConfig(u)
 		if err != nil {
-			return nil, fmt.Errorf("workload: %s: parse url: %w", svc, errors.New("invalid connection URL"))
+			// The parser's message may quote the URL, password included.
+			return nil, fmt.Errorf("workload: %s: invalid connection URL", svc)
 		}
 		pcfg.MaxConns = int32(cfg.Workers)
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
