@@ -145,9 +145,8 @@ func (c *Cluster) setAsideOrphan(ctx context.Context, u *serverUser) error {
 		}
 	}
 	if c.postmaster().running {
-		out, err := c.command(ctx, u, "pg_ctl", "stop", "-D", c.dataDir, "-m", "fast", "-w", "-t", "60", "-s").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("stop the orphaned cluster in %s: %w: %s", c.dataDir, err, strings.TrimSpace(string(out)))
+		if err := c.pgctlStop(ctx, u); err != nil {
+			return fmt.Errorf("stop the orphaned cluster: %w", err)
 		}
 	}
 	aside := fmt.Sprintf("%s.orphaned-%s", c.home, time.Now().UTC().Format("20060102T150405Z"))
@@ -335,6 +334,11 @@ func (c *Cluster) stop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return c.pgctlStop(ctx, u)
+}
+
+// pgctlStop stops the running server (fast shutdown) and waits for it.
+func (c *Cluster) pgctlStop(ctx context.Context, u *serverUser) error {
 	var offset int64
 	if fi, err := os.Stat(c.logFile); err == nil {
 		offset = fi.Size()
