@@ -15,10 +15,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/splitschema/splitschema/internal/audit"
 	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/backup/archive"
 	"github.com/splitschema/splitschema/internal/localpg"
+	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/secrets"
@@ -101,10 +104,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, s := range p.OrderedServices() {
-		names = append(names, s.Name)
-	}
 	srv := on(cfg.Server, Database)
 	admin, err := adminConn(ctx, srv)
 	if err != nil {
@@ -116,127 +115,48 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	r := &run{cfg: cfg, p: p, srv: srv, admin: admin}
 	started := time.Now()
 	res := &Result{Database: Database, IndependentDatabase: IndependentDatabase, Server: srv.Addr()}
 
 	cfg.Step("apply the example shop in database " + Database)
-	// Every run gives the demo's app roles new passwords: the roles may be
-	// left from an earlier run whose secrets are gone.
-	if _, err := provision.ApplyWith(ctx, p, srv, cfg.Logger, provision.Options{NewPasswords: names}); err != nil {
-		return nil, fmt.Errorf("demo: provision: %w", err)
-	}
-	if err := markDatabase(ctx, admin, Database); err != nil {
+	urls, err := r.apply(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := migrate.Apply(ctx, p, srv, migrate.Options{Log: cfg.Logger}); err != nil {
-		return nil, fmt.Errorf("demo: apply: %w", err)
+	cfg.Step(fmt.Sprintf("run the shop's writers at %g transactions/s per service; back up after %s: "+
+		"one splitschema backup, and one pg_dump per service %s apart", cfg.Rate, cfg.Duration/4, cfg.Interval))
+	b, err := r.backUpWhileWriting(ctx, urls, started)
+	if err != nil {
+		return nil, err
 	}
-	urls := map[string]string{}
-	for _, n := range names {
-		if urls[n], err = secrets.URL(p.Dir, n); err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
-		}
-	}
-
-	// The shop works; after a quarter of the time both backups start.
-	cfg.Step(fmt.Sprintf("run the shop's writers at %g transactions/s per service", cfg.Rate))
-	shopCtx, stopShop := context.WithCancel(ctx)
-	defer stopShop()
-	var shopRes *workload.Result
-	var shopErr error
-	shopDone := make(chan struct{})
-	go func() {
-		defer close(shopDone)
-		shopRes, shopErr = workload.Run(shopCtx, workload.Config{URLs: urls, Rate: cfg.Rate, Logger: cfg.Logger})
-	}()
-	stopAndWait := func() {
-		stopShop()
-		<-shopDone
-	}
-	select {
-	case <-time.After(cfg.Duration / 4):
-	case <-shopDone:
-		return nil, fmt.Errorf("demo: the shop stopped before the backups: %w", shopErr)
-	case <-ctx.Done():
-		stopAndWait()
-		return nil, ctx.Err()
-	}
-
-	cfg.Step(fmt.Sprintf("back up while the shop writes: one splitschema backup, and one pg_dump per service %s apart", cfg.Interval))
-	dumpDir := filepath.Join(cfg.Dir, "independent")
-	if err := os.RemoveAll(dumpDir); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
-	}
-	if err := os.MkdirAll(dumpDir, 0o700); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
-	}
-	schemas := make([]string, len(cfg.Order))
-	for i, n := range cfg.Order {
-		schemas[i] = p.Service(n).Schema
-	}
-	pgDump, pgRestore := clientTool(srv, "pg_dump"), clientTool(srv, "pg_restore")
-	var wg sync.WaitGroup
-	var snap *backup.Result
-	var dumps []independentDump
-	var snapErr, dumpErr error
-	backupsStarted := time.Now()
-	wg.Go(func() {
-		snap, snapErr = backup.Run(ctx, p, srv, backup.Options{Jobs: cfg.Jobs, Logger: cfg.Logger})
-	})
-	wg.Go(func() {
-		dumps, dumpErr = dumpIndependently(ctx, srv, pgDump, Database, dumpDir, cfg.Order, schemas, cfg.Interval)
-	})
-	wg.Wait()
-	if err := errors.Join(snapErr, dumpErr); err != nil {
-		stopAndWait()
-		return nil, fmt.Errorf("demo: %w", err)
-	}
-	if rest := time.Until(started.Add(cfg.Duration)); rest > 0 {
-		select {
-		case <-time.After(rest):
-		case <-ctx.Done():
-		}
-	}
-	stopAndWait()
-	if shopErr != nil {
-		return nil, fmt.Errorf("demo: the shop failed: %w", shopErr)
-	}
-	res.Workload = shopRes
-	res.Backup = BackupInfo{ID: snap.ID, Path: snap.Path, Tables: snap.Tables, Rows: snap.Rows, Bytes: snap.Bytes, Seconds: snap.Seconds,
-		Started: snap.Manifest.Started.Sub(backupsStarted).Seconds()}
-	for _, d := range dumps {
-		res.Independent = append(res.Independent, IndependentInfo{Service: d.Service, Started: d.Started.Sub(backupsStarted).Seconds()})
+	res.Workload = b.shop
+	res.Backup = BackupInfo{ID: b.snap.ID, Path: b.snap.Path, Tables: b.snap.Tables, Rows: b.snap.Rows, Bytes: b.snap.Bytes,
+		Seconds: b.snap.Seconds, Started: b.snap.Manifest.Started.Sub(b.started).Seconds()}
+	for _, d := range b.dumps {
+		res.Independent = append(res.Independent, IndependentInfo{Service: d.Service, Started: d.Started.Sub(b.started).Seconds()})
 	}
 
 	cfg.Step("disaster: drop database " + Database)
 	if err := dropDatabase(ctx, admin, Database); err != nil {
 		return nil, err
 	}
-
 	cfg.Step("restore the splitschema backup into " + Database + " and verify it")
-	rr, err := backup.Restore(ctx, p, cfg.Server, snap.ID, backup.RestoreOptions{
-		TargetDB: Database, Jobs: cfg.Jobs, Audit: audit.ForVerify(p, cfg.Logger), Logger: cfg.Logger,
-		AppPassword: func(svc string) (string, error) { return secrets.Password(p.Dir, svc) },
-	})
+	rr, err := r.restoreSnapshot(ctx, b.snap.ID)
 	if err != nil {
-		return nil, fmt.Errorf("demo: restore the snapshot: %w", err)
-	}
-	if err := markDatabase(ctx, admin, Database); err != nil {
 		return nil, err
 	}
 	res.Verify = rr.Verify
-
 	cfg.Step("restore the per-service backups, one schema after the other, into " + IndependentDatabase)
 	if err := createDatabase(ctx, admin, IndependentDatabase); err != nil {
 		return nil, err
 	}
-	res.FailedConstraints, err = restoreIndependently(ctx, srv, pgRestore, IndependentDatabase, dumps)
-	if err != nil {
+	if res.FailedConstraints, err = restoreIndependently(ctx, srv, clientTool(srv, "pg_restore"), IndependentDatabase, b.dumps); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 
 	cfg.Step("count broken links and orphan state in both")
-	fks := snap.Manifest.ForeignKeys
+	fks := b.snap.Manifest.ForeignKeys
 	snapDamage, err := damageOf(ctx, srv, Database, fks)
 	if err != nil {
 		return nil, err
@@ -249,6 +169,132 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.OK = rr.OK && rr.Verify != nil && rr.Verify.OK && snapDamage.Total() == 0
 	res.Seconds = time.Since(started).Seconds()
 	return res, nil
+}
+
+// run is one demo run's settings and its admin connection.
+type run struct {
+	cfg Config
+	p   *manifest.Project
+	// srv is the admin's settings on the demo's database.
+	srv   *target.Server
+	admin *pgx.Conn
+}
+
+// apply provisions the shop, giving every app role a new password (the
+// roles may be left from an earlier run whose secrets are gone), migrates
+// it, and returns each service's URL.
+func (r *run) apply(ctx context.Context) (map[string]string, error) {
+	var names []string
+	for _, s := range r.p.OrderedServices() {
+		names = append(names, s.Name)
+	}
+	if _, err := provision.ApplyWith(ctx, r.p, r.srv, r.cfg.Logger, provision.Options{NewPasswords: names}); err != nil {
+		return nil, fmt.Errorf("demo: provision: %w", err)
+	}
+	if err := markDatabase(ctx, r.admin, Database); err != nil {
+		return nil, err
+	}
+	if _, err := migrate.Up(ctx, r.p, r.srv, migrate.Options{Log: r.cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("demo: migrate: %w", err)
+	}
+	urls := map[string]string{}
+	for _, n := range names {
+		u, err := secrets.URL(r.p.Dir, n)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		urls[n] = u
+	}
+	return urls, nil
+}
+
+// backups is what backUpWhileWriting took, and what the shop did meanwhile.
+type backups struct {
+	snap    *backup.Result
+	dumps   []independentDump
+	started time.Time
+	shop    *workload.Result
+}
+
+// backUpWhileWriting runs the shop's writers until the run's Duration is
+// over; after a quarter of it, it takes the splitschema backup and the
+// staggered per-service dumps at once, and the writers go on until both
+// are done.
+func (r *run) backUpWhileWriting(ctx context.Context, urls map[string]string, started time.Time) (*backups, error) {
+	shopCtx, stopShop := context.WithCancel(ctx)
+	defer stopShop()
+	var shop *workload.Result
+	var shopErr error
+	shopDone := make(chan struct{})
+	go func() {
+		defer close(shopDone)
+		shop, shopErr = workload.Run(shopCtx, workload.Config{URLs: urls, Rate: r.cfg.Rate, Logger: r.cfg.Logger})
+	}()
+	stop := func() error {
+		stopShop()
+		<-shopDone
+		if shopErr != nil {
+			return fmt.Errorf("demo: the shop failed: %w", shopErr)
+		}
+		return nil
+	}
+	select {
+	case <-time.After(r.cfg.Duration / 4):
+	case <-shopDone:
+		return nil, fmt.Errorf("demo: the shop stopped before the backups: %w", shopErr)
+	case <-ctx.Done():
+		_ = stop() // the cancellation is what to report
+		return nil, ctx.Err()
+	}
+
+	dumpDir := filepath.Join(r.cfg.Dir, "independent")
+	if err := os.RemoveAll(dumpDir); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := os.MkdirAll(dumpDir, 0o700); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	schemas := make([]string, len(r.cfg.Order))
+	for i, n := range r.cfg.Order {
+		schemas[i] = r.p.Service(n).Schema
+	}
+	b := &backups{started: time.Now()}
+	var wg sync.WaitGroup
+	var snapErr, dumpErr error
+	wg.Go(func() {
+		b.snap, snapErr = backup.Run(ctx, r.p, r.srv, backup.Options{Jobs: r.cfg.Jobs, Logger: r.cfg.Logger})
+	})
+	wg.Go(func() {
+		b.dumps, dumpErr = dumpIndependently(ctx, r.srv, clientTool(r.srv, "pg_dump"), Database, dumpDir, r.cfg.Order, schemas, r.cfg.Interval)
+	})
+	wg.Wait()
+	if err := errors.Join(snapErr, dumpErr); err != nil {
+		return nil, fmt.Errorf("demo: %w", errors.Join(err, stop()))
+	}
+	if rest := time.Until(started.Add(r.cfg.Duration)); rest > 0 {
+		select {
+		case <-time.After(rest):
+		case <-ctx.Done():
+		}
+	}
+	if err := stop(); err != nil {
+		return nil, err
+	}
+	b.shop = shop
+	return b, nil
+}
+
+// restoreSnapshot restores backup id into the demo's database with
+// `splitschema restore`, which verifies it and runs the isolation audit.
+func (r *run) restoreSnapshot(ctx context.Context, id string) (*backup.RestoreResult, error) {
+	rr, err := backup.Restore(ctx, r.p, r.cfg.Server, id, backup.RestoreOptions{
+		TargetDB: Database, Jobs: r.cfg.Jobs, Audit: audit.ForVerify(r.p, r.cfg.Logger), Logger: r.cfg.Logger,
+		AppPassword: func(svc string) (string, error) { return secrets.Password(r.p.Dir, svc) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo: restore the snapshot: %w", err)
+	}
+	return rr, markDatabase(ctx, r.admin, Database)
 }
 
 // damageOf measures the damage in database db.
