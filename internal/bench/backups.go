@@ -34,7 +34,7 @@ func benchBackup(ctx context.Context, e *env, s *shop) ([]*row, *backup.Result, 
 	var compression string
 	for r := range e.cfg.Runs {
 		var b backupRun
-		steps := []func() error{
+		err := e.rotate(ctx, r,
 			func() error {
 				res, secs, size, err := ourBackup(ctx, e, s)
 				if err != nil {
@@ -72,14 +72,9 @@ func benchBackup(ctx context.Context, e *env, s *shop) ([]*row, *backup.Result, 
 				e.progress("backup run %d/%d: COPY floor %.2f s, %s of COPY text", r+1, e.cfg.Runs, b.floor, unitBytes.format(float64(read)))
 				return err
 			},
-		}
-		for k := range steps {
-			if err := e.checkpoint(ctx); err != nil {
-				return nil, nil, err
-			}
-			if err := steps[(k+r)%len(steps)](); err != nil {
-				return nil, nil, err
-			}
+		)
+		if err != nil {
+			return nil, nil, err
 		}
 		runs = append(runs, b)
 	}
@@ -111,7 +106,7 @@ func backupRows(runs []backupRun, jobs int, comp string) []*row {
 // total.
 func ourBackup(ctx context.Context, e *env, s *shop) (res *backup.Result, secs float64, size int64, err error) {
 	secs, err = timed(func() error {
-		res, err = backup.Run(ctx, s.p, s.srv, backup.Options{Jobs: e.jobs(), PgBinDir: e.bin, Logger: e.log})
+		res, err = backup.Run(ctx, s.p, s.srv, e.backupOptions())
 		return err
 	})
 	if err != nil {
@@ -124,6 +119,13 @@ func ourBackup(ctx context.Context, e *env, s *shop) (res *backup.Result, secs f
 		return nil, 0, 0, err
 	}
 	return res, secs, size, nil
+}
+
+// backupOptions are the options of every splitschema backup the
+// benchmark takes: the defaults, with -jobs, the run's pg_dump and its
+// logger.
+func (e *env) backupOptions() backup.Options {
+	return backup.Options{Jobs: e.jobs(), PgBinDir: e.bins.Dir, Logger: e.log}
 }
 
 // pgDump times pg_dump of the shop into out, measures out and removes it.

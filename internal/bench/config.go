@@ -32,8 +32,6 @@ type Config struct {
 	// DatabaseURL is an admin (superuser) URL of the server to use; empty
 	// means the libpq PG* variables, else an embedded cluster of its own.
 	DatabaseURL string
-	// RepoDir holds the example shop (schemas/, migrations/).
-	RepoDir string
 	// Report is the markdown file whose benchmark section gets the table;
 	// empty writes none.
 	Report string

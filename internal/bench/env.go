@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"time"
@@ -28,8 +27,9 @@ type env struct {
 	// work is a temporary folder: the projects, the dumps and, by
 	// default, the embedded cluster's state.
 	work string
-	// bin is the folder of pg_dump and pg_restore; "" means PATH.
-	bin string
+	// bins locates pg_dump and pg_restore: the server's own folder when
+	// known, else the installed server's; with Dir "", PATH.
+	bins localpg.Binaries
 	// cluster is the embedded cluster this run started, or nil.
 	cluster *localpg.Cluster
 	// dbs and roles are what this run may create: dropped at the end.
@@ -66,9 +66,11 @@ func setup(ctx context.Context, cfg Config) (*env, error) {
 		e.progress("server: PG* variables if set, else an embedded cluster in %s", work)
 	}
 	e.admin, err = target.Resolve(ctx, target.Options{URL: cfg.DatabaseURL, ProjectDir: work, DefaultDatabase: "postgres"})
-	if _, serr := os.Stat(filepath.Join(work, ".splitschema", "local")); serr == nil {
-		// Resolve started an embedded cluster there: it goes at the end.
-		e.cluster, _ = localpg.New(work, nil)
+	if cl, cerr := localpg.New(work, nil); cerr == nil {
+		if _, serr := os.Stat(cl.StateDir()); serr == nil {
+			// Resolve started an embedded cluster there: it goes at the end.
+			e.cluster = cl
+		}
 	}
 	if err != nil {
 		e.close()
@@ -88,10 +90,10 @@ func setup(ctx context.Context, cfg Config) (*env, error) {
 		e.close()
 		return nil, fmt.Errorf("the benchmark connects as %s, who is not a superuser: it creates and drops databases and roles, restores and checkpoints; connect as a superuser", e.admin.User())
 	}
-	e.bin = e.admin.BinDir
-	if e.bin == "" {
+	e.bins.Dir = e.admin.BinDir
+	if e.bins.Dir == "" {
 		if b, err := localpg.FindBinaries(); err == nil {
-			e.bin = b.Dir
+			e.bins = b
 		}
 	}
 	return e, nil
@@ -210,6 +212,21 @@ func (e *env) checkpoint(ctx context.Context) error {
 	return e.exec(ctx, "CHECKPOINT")
 }
 
+// rotate runs each of steps once, each after a checkpoint, starting with
+// steps[run mod len(steps)], so that no way of doing the job always goes
+// first.
+func (e *env) rotate(ctx context.Context, run int, steps ...func() error) error {
+	for k := range steps {
+		if err := e.checkpoint(ctx); err != nil {
+			return err
+		}
+		if err := steps[(k+run)%len(steps)](); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // timed runs f and returns how long it took, in seconds.
 func timed(f func() error) (float64, error) {
 	t0 := time.Now()
@@ -225,11 +242,5 @@ func (e *env) jobs() int {
 	return runtime.NumCPU()
 }
 
-// tool is the path of a PostgreSQL client program: in bin, else found on
-// PATH by exec.
-func (e *env) tool(name string) string {
-	if e.bin != "" {
-		return filepath.Join(e.bin, name)
-	}
-	return name
-}
+// tool is the path of a PostgreSQL client program: in bins, else on PATH.
+func (e *env) tool(name string) string { return e.bins.Path(name) }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
 )
@@ -41,8 +43,8 @@ func generatedLinks(i int) []int {
 	return out
 }
 
-// generate writes a project of n services, each with migrations (1 to 5)
-// migrations, into dir, with database db and role prefix, and loads it.
+// generate writes a project of n services, each with 1 to 5 migrations,
+// into dir, with database db and role prefix, and loads it.
 // The first migration creates the table t with a foreign key to each
 // linked service's t; the next ones add a column, an index, a second table
 // and a check constraint.
@@ -83,6 +85,18 @@ func generate(dir, db, prefix string, n, migrations int) (*generated, error) {
 	}
 	g.p = p
 	return g, nil
+}
+
+// generate writes a project of n services with the given migrations each
+// into the work folder's name, with database bench_<name> and role prefix
+// bench_<name>_, and claims them for this run.
+func (e *env) generate(ctx context.Context, name string, n, migrations int) (*generated, error) {
+	db := "bench_" + name
+	g, err := generate(filepath.Join(e.work, name), db, db+"_", n, migrations)
+	if err != nil {
+		return nil, err
+	}
+	return g, e.claim(ctx, db, backup.ServiceRoles(g.p))
 }
 
 // generatedMigrations are the Up and Down SQL of a generated service's five

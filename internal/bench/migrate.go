@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/splitschema/splitschema/internal/migrate"
 )
@@ -20,19 +19,11 @@ const (
 // against the same SQL run by one admin session (runBySQL). Both projects
 // are provisioned untimed before and dropped after every run.
 func benchMigrate(ctx context.Context, e *env) (*row, error) {
-	gen := func(name string) (*generated, error) {
-		db := "bench_" + name
-		g, err := generate(filepath.Join(e.work, name), db, db+"_", migrateServices, migrationsPerUnit)
-		if err != nil {
-			return nil, err
-		}
-		return g, e.claim(ctx, db, projectRoles(g.p))
-	}
-	ours, err := gen("m100")
+	ours, err := e.generate(ctx, "m100", migrateServices, migrationsPerUnit)
 	if err != nil {
 		return nil, err
 	}
-	hand, err := gen("mh100")
+	hand, err := e.generate(ctx, "mh100", migrateServices, migrationsPerUnit)
 	if err != nil {
 		return nil, err
 	}

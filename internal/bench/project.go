@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/splitschema/splitschema/internal/backup"
+	"github.com/splitschema/splitschema"
 	"github.com/splitschema/splitschema/internal/manifest"
 )
 
@@ -19,13 +19,11 @@ func writeSettings(dir, database, prefix string) error {
 	return os.WriteFile(filepath.Join(dir, manifest.SettingsFile), []byte(settings), 0o644)
 }
 
-// copyShop copies the example shop's service files and migrations from
-// the repository into a new project folder dir and loads it.
-func copyShop(repo, dir, database, prefix string) (*manifest.Project, error) {
-	for _, sub := range []string{manifest.SchemasDir, "migrations"} {
-		if err := os.CopyFS(filepath.Join(dir, sub), os.DirFS(filepath.Join(repo, sub))); err != nil {
-			return nil, fmt.Errorf("copy the example shop's %s (is %s the repository? pass -dir): %w", sub, repo, err)
-		}
+// copyShop writes the example shop's service files and migrations (the
+// ones embedded in the command) into a new project folder dir and loads it.
+func copyShop(dir, database, prefix string) (*manifest.Project, error) {
+	if err := os.CopyFS(dir, splitschema.ExampleShop); err != nil {
+		return nil, fmt.Errorf("write the example shop into %s: %w", dir, err)
 	}
 	if err := writeSettings(dir, database, prefix); err != nil {
 		return nil, fmt.Errorf("write the shop's settings: %w", err)
@@ -55,6 +53,3 @@ func dirSize(path string) (int64, error) {
 	})
 	return n, err
 }
-
-// projectRoles are the owner and app roles of every service of p.
-func projectRoles(p *manifest.Project) []string { return backup.ServiceRoles(p) }

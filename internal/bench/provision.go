@@ -3,11 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/provision"
 )
 
@@ -24,27 +24,19 @@ const (
 // each against a no-op plan on 100. The 100 and 1000 services are set up
 // once; the 500 anew in every run.
 func benchProvision(ctx context.Context, e *env) ([]*row, error) {
-	gen := func(name string, n int) (*generated, error) {
-		db := "bench_" + name
-		g, err := generate(filepath.Join(e.work, name), db, db+"_", n, 1)
-		if err != nil {
-			return nil, err
-		}
-		return g, e.claim(ctx, db, projectRoles(g.p))
-	}
-	small, err := gen("p100", planSmall)
+	small, err := e.generate(ctx, "p100", planSmall, 1)
 	if err != nil {
 		return nil, err
 	}
-	mid, err := gen("p500", provisionN)
+	mid, err := e.generate(ctx, "p500", provisionN, 1)
 	if err != nil {
 		return nil, err
 	}
-	hand, err := gen("h500", provisionN)
+	hand, err := e.generate(ctx, "h500", provisionN, 1)
 	if err != nil {
 		return nil, err
 	}
-	large, err := gen("p1000", planLarge)
+	large, err := e.generate(ctx, "p1000", planLarge, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +167,7 @@ func dropProject(ctx context.Context, e *env, g *generated) error {
 	if err := e.dropDatabase(ctx, g.p.Settings.Database); err != nil {
 		return err
 	}
-	return e.dropRoles(ctx, projectRoles(g.p))
+	return e.dropRoles(ctx, backup.ServiceRoles(g.p))
 }
 
 // firstLines returns the first n lines of s.

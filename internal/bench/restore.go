@@ -35,12 +35,12 @@ func benchRestore(ctx context.Context, e *env, s *shop, b *backup.Result) (*row,
 	dump := filepath.Join(b.Path, archive.DumpDir)
 	for run := range e.cfg.Runs {
 		var ours, base float64
-		steps := []func() error{
+		err := e.rotate(ctx, run,
 			func() (err error) {
 				steps := &stepTimer{}
 				ours, err = timed(func() error {
 					res, err := backup.Restore(ctx, s.p, s.srv, b.ID, backup.RestoreOptions{
-						TargetDB: restoreDatabase, Jobs: jobs, PgBinDir: e.bin,
+						TargetDB: restoreDatabase, Jobs: jobs, PgBinDir: e.bins.Dir,
 						Audit:       audit.ForVerify(s.p, e.log),
 						AppPassword: func(svc string) (string, error) { return secrets.Password(s.p.Dir, svc) },
 						Logger:      e.log,
@@ -72,14 +72,9 @@ func benchRestore(ctx context.Context, e *env, s *shop, b *backup.Result) (*row,
 				e.progress("restore run %d/%d: pg_restore --jobs=%d %.2f s", run+1, e.cfg.Runs, jobs, base)
 				return e.dropDatabase(ctx, pgRestoreDatabase)
 			},
-		}
-		for k := range steps {
-			if err := e.checkpoint(ctx); err != nil {
-				return nil, err
-			}
-			if err := steps[(k+run)%len(steps)](); err != nil {
-				return nil, err
-			}
+		)
+		if err != nil {
+			return nil, err
 		}
 		r.add(ours, base)
 	}

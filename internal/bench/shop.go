@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/target"
@@ -31,11 +32,11 @@ type shop struct {
 // buildShop applies the example shop (provision + migrate) in a new
 // database and fills it at the configured scale.
 func buildShop(ctx context.Context, e *env) (*shop, error) {
-	p, err := copyShop(e.cfg.RepoDir, filepath.Join(e.work, "shop"), shopDatabase, shopPrefix)
+	p, err := copyShop(filepath.Join(e.work, "shop"), shopDatabase, shopPrefix)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.claim(ctx, shopDatabase, projectRoles(p)); err != nil {
+	if err := e.claim(ctx, shopDatabase, backup.ServiceRoles(p)); err != nil {
 		return nil, err
 	}
 	s := &shop{p: p, srv: e.server(shopDatabase)}

@@ -10,7 +10,7 @@ import (
 
 // runTool runs a PostgreSQL client program (pg_dump, pg_restore) against
 // database db as the admin. The password goes through the environment
-// (target.Server.ClientEnv), never the command line.
+// (target.Server.ToolEnv), never the command line.
 func (e *env) runTool(ctx context.Context, db, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, e.tool(name), args...)
 	cmd.Env = e.admin.ToolEnv(db)

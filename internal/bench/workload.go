@@ -91,7 +91,7 @@ func writersDuringBackups(ctx context.Context, e *env, s *shop, cfg workload.Con
 	var backups int
 	var err error
 	for t0 := time.Now(); time.Since(t0) < workloadWindow; {
-		if _, err = backup.Run(ctx, s.p, s.srv, backup.Options{Jobs: e.jobs(), PgBinDir: e.bin, Logger: e.log}); err != nil {
+		if _, err = backup.Run(ctx, s.p, s.srv, e.backupOptions()); err != nil {
 			break
 		}
 		backups++
