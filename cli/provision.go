@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -171,10 +170,9 @@ func runURL(e *env) error {
 	}
 	if p.Service(name) == nil {
 		var names []string
-		for _, s := range p.Services {
+		for _, s := range p.Services { // sorted by name
 			names = append(names, s.Name)
 		}
-		sort.Strings(names)
 		return usageErr(e.c, fmt.Errorf("--service %s: no such service (services: %s)", name, strings.Join(names, ", ")))
 	}
 	pw, src, err := secrets.Lookup(p.Dir, name)

@@ -95,7 +95,7 @@ func (a *auditor) checkPublic() {
 			a.add(Error, "public", "", "PUBLIC holds %s on database %s: every role of the cluster gets it", g.Privilege, a.srv.Database)
 		}
 	}
-	for _, o := range sortedObjects(a.snap.ACLs) {
+	for _, o := range a.snap.Objects() {
 		for _, g := range a.snap.ACLs[o].Grants {
 			if g.Grantee != catalog.Public {
 				continue
@@ -108,15 +108,6 @@ func (a *auditor) checkPublic() {
 			}
 		}
 	}
-}
-
-func sortedObjects(m map[catalog.Object]*catalog.ACL) []catalog.Object {
-	var out []catalog.Object
-	for o := range m {
-		out = append(out, o)
-	}
-	slices.SortFunc(out, func(x, y catalog.Object) int { return strings.Compare(x.String(), y.String()) })
-	return out
 }
 
 // checkMemberships: a service role is a member of no other role, directly
@@ -271,14 +262,16 @@ func (a *auditor) linked(role string, svc *manifest.Service, table, column strin
 
 // checkForeignKeys: every foreign key that crosses a service's schema is
 // backed by a declared link and validated; every declared link is used by a
-// foreign key (a warning otherwise).
+// foreign key (a warning otherwise). It keeps the foreign keys for the
+// cascade probes.
 func (a *auditor) checkForeignKeys(ctx context.Context, q *pgcatalog.Queries) error {
-	fks, err := q.AuditForeignKeys(ctx)
+	var err error
+	a.foreignKeys, err = q.AuditForeignKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("audit foreign keys: %w", err)
 	}
 	used := map[string]bool{}
-	for _, k := range fks {
+	for _, k := range a.foreignKeys {
 		from, to := a.bySchema[k.FromSchema], a.bySchema[k.ToSchema]
 		if from == nil && to == nil {
 			continue

@@ -16,8 +16,8 @@ import (
 
 func qi(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
 
-// readProbeTables lists each service's tables, their probe column, the
-// cross-service foreign keys and the column types of the link targets.
+// readProbeTables lists each service's tables, their probe column and the
+// column types of the link targets.
 func (a *auditor) readProbeTables(ctx context.Context, conn *pgx.Conn, schemas []string) error {
 	q := pgcatalog.New(conn)
 	rows, err := q.AuditProbeTables(ctx, schemas)
@@ -42,10 +42,6 @@ func (a *auditor) readProbeTables(ctx context.Context, conn *pgx.Conn, schemas [
 	a.columnTypes = map[string]string{}
 	for _, t := range types {
 		a.columnTypes[t.SchemaName+"."+t.TableName+"."+t.ColumnName] = t.Type
-	}
-	a.foreignKeys, err = q.AuditForeignKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("audit foreign keys: %w", err)
 	}
 	return nil
 }
@@ -155,12 +151,8 @@ func (a *auditor) loginApp(ctx context.Context, svc *manifest.Service) *pgx.Conn
 	cfg.RuntimeParams["application_name"] = "splitschema audit"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		from := "the secrets file"
-		if src == secrets.FromEnv {
-			from = secrets.EnvVar(svc.Name)
-		}
 		a.add(Error, "login", svc.Name, "cannot log in as %s with the password from %s: %s; its attempts ran through SET ROLE instead",
-			app, from, target.Redact(err.Error()))
+			app, src.Describe(svc.Name), target.Redact(err.Error()))
 		return nil
 	}
 	return conn

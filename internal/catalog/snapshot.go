@@ -1,8 +1,10 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -190,6 +192,17 @@ func (s *Snapshot) ReadObjects(ctx context.Context, db pgcatalog.DBTX, scope Sco
 		}
 	}
 	return nil
+}
+
+// Objects lists the objects of ACLs in a stable order: by schema, kind,
+// name and column.
+func (s *Snapshot) Objects() []Object {
+	out := slices.Collect(maps.Keys(s.ACLs))
+	slices.SortFunc(out, func(a, b Object) int {
+		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Kind, b.Kind),
+			cmp.Compare(a.Name, b.Name), cmp.Compare(a.Column, b.Column))
+	})
+	return out
 }
 
 func (s *Snapshot) acl(o Object, owner string) *ACL {

@@ -159,7 +159,7 @@ func stagePassword(conn *pgx.Conn, p *manifest.Project, srv *target.Server, c Ch
 		return nil, "", fmt.Errorf("service %s: quote the password verifier: %w", pw.service, err)
 	}
 	sql := strings.Replace(c.SQL, "PASSWORD '***'", "PASSWORD '"+lit+"'", 1)
-	st, err := secrets.Stage(p.Dir, pw.service, serviceURL(srv, pw.role, pw.value), verifier)
+	st, err := secrets.Stage(p.Dir, pw.service, serviceURL(srv, p.AppRole(pw.service), pw.value), verifier)
 	if err != nil {
 		return nil, "", err
 	}

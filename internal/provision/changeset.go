@@ -24,20 +24,17 @@ type Change struct {
 	// run is the statement to execute when it is not SQL; args its parameters.
 	run  string
 	args []any
-	// password is set when the change sets an application role's password;
-	// roleName is that role.
+	// password is set when the change sets an application role's password.
 	password *newPassword
-	roleName string
 	// needsSuper: only a superuser may run it; needsOwnerOfDB: only the
 	// database's owner (or a member of it) may.
 	needsSuper     bool
 	needsOwnerOfDB bool
 }
 
-// newPassword is an application password a change sets.
+// newPassword is the password a change sets for service's application role.
 type newPassword struct {
 	service string
-	role    string
 	value   string
 }
 

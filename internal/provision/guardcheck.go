@@ -23,26 +23,59 @@ func GuardProblems(p *manifest.Project, snap *catalog.Snapshot) []string {
 	case tk.GuardSource != toolkit.body:
 		out = append(out, "the guard function splitschema.guard() differs from this version's")
 	}
-	switch {
-	case tk.TriggerEvent == "":
+	switch triggerStateOf(tk) {
+	case triggerMissing:
 		out = append(out, "the guard's event trigger splitschema_guard is missing: nothing stops a service's DROP ... CASCADE")
-	case tk.TriggerEvent != "sql_drop" || !tk.TriggerCallsGuard:
+	case triggerChanged:
 		out = append(out, "the event trigger splitschema_guard was changed: it must run splitschema.guard() on sql_drop")
-	case tk.TriggerEnabled == "D" || tk.TriggerEnabled == "R":
+	case triggerDisabled:
 		out = append(out, "the guard's event trigger splitschema_guard is disabled")
 	}
-	have := map[string]catalog.Guarded{}
-	for _, g := range snap.Guarded {
-		have[g.Schema] = g
-	}
+	have := guardedBySchema(snap)
 	for _, svc := range p.Services {
-		w := catalog.Guarded{Schema: svc.Schema, Service: svc.Name, OwnerRole: p.OwnerRole(svc.Name), AppRole: p.AppRole(svc.Name)}
-		if g, ok := have[svc.Schema]; !ok || g != w {
+		if g, ok := have[svc.Schema]; !ok || g != guardedRow(p, svc) {
 			out = append(out, fmt.Sprintf("the guard does not know service %s as declared (splitschema.service row of schema %s: %+v)", svc.Name, svc.Schema, g))
 		}
 	}
 	for i := range out {
 		out[i] += "; `splitschema provision` repairs it"
+	}
+	return out
+}
+
+// triggerState is the state of the guard's event trigger.
+type triggerState int
+
+const (
+	triggerOK triggerState = iota
+	triggerMissing
+	// triggerChanged: it fires on another event or runs another function.
+	triggerChanged
+	triggerDisabled
+)
+
+func triggerStateOf(tk catalog.Toolkit) triggerState {
+	switch {
+	case tk.TriggerEvent == "":
+		return triggerMissing
+	case tk.TriggerEvent != "sql_drop" || !tk.TriggerCallsGuard:
+		return triggerChanged
+	case tk.TriggerEnabled == "D" || tk.TriggerEnabled == "R":
+		return triggerDisabled
+	}
+	return triggerOK
+}
+
+// guardedRow is the row of splitschema.service the manifest wants for svc.
+func guardedRow(p *manifest.Project, svc *manifest.Service) catalog.Guarded {
+	return catalog.Guarded{Schema: svc.Schema, Service: svc.Name, OwnerRole: p.OwnerRole(svc.Name), AppRole: p.AppRole(svc.Name)}
+}
+
+// guardedBySchema indexes the rows of splitschema.service by schema.
+func guardedBySchema(snap *catalog.Snapshot) map[string]catalog.Guarded {
+	out := make(map[string]catalog.Guarded, len(snap.Guarded))
+	for _, g := range snap.Guarded {
+		out[g.Schema] = g
 	}
 	return out
 }

@@ -39,10 +39,7 @@ func (pl *planner) planToolkit() {
 		o    catalog.Object
 		need priv
 	}{{schema, pUsage}, {table, pSelect}} {
-		have, objOwner := map[string]holding{}, owner
-		if acl := pl.snap.ACLs[x.o]; acl != nil {
-			have, objOwner = holdings(acl.Grants), acl.Owner
-		}
+		have, objOwner := pl.held(x.o, owner)
 		for _, op := range diffGrants(have, map[string]want{catalog.Public: {need: x.need}}, unmanaged(objOwner)) {
 			guard(Change{phase: opPhase(op), SQL: op.statement(objectTarget(x.o))})
 		}
@@ -51,25 +48,22 @@ func (pl *planner) planToolkit() {
 	if tk.GuardSource != toolkit.body {
 		guard(Change{phase: phaseGuard, SQL: toolkit.function})
 	}
-	switch {
-	case tk.TriggerEvent == "":
+	switch triggerStateOf(tk) {
+	case triggerMissing:
 		guard(Change{phase: phaseGuard, SQL: toolkit.trigger})
-	case tk.TriggerEvent != "sql_drop" || !tk.TriggerCallsGuard:
+	case triggerChanged:
 		guard(Change{phase: phaseGuard, SQL: "DROP EVENT TRIGGER " + ident(GuardTrigger), Note: "the guard's event trigger was changed by hand"})
 		guard(Change{phase: phaseGuard, SQL: toolkit.trigger})
-	case tk.TriggerEnabled == "D" || tk.TriggerEnabled == "R":
+	case triggerDisabled:
 		guard(Change{phase: phaseGuard, SQL: "ALTER EVENT TRIGGER " + ident(GuardTrigger) + " ENABLE", Note: "the guard was disabled"})
 	}
 }
 
 // planGuardedRows keeps splitschema.service equal to the manifest.
 func (pl *planner) planGuardedRows() {
-	have := map[string]catalog.Guarded{}
-	for _, g := range pl.snap.Guarded {
-		have[g.Schema] = g
-	}
+	have := guardedBySchema(pl.snap)
 	for _, svc := range pl.p.OrderedServices() {
-		w := catalog.Guarded{Schema: svc.Schema, Service: svc.Name, OwnerRole: pl.p.OwnerRole(svc.Name), AppRole: pl.p.AppRole(svc.Name)}
+		w := guardedRow(pl.p, svc)
 		args := []any{w.Schema, w.Service, w.OwnerRole, w.AppRole}
 		values := "(" + literal(w.Schema) + ", " + literal(w.Service) + ", " + literal(w.OwnerRole) + ", " + literal(w.AppRole) + ")"
 		g, ok := have[svc.Schema]

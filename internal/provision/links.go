@@ -72,8 +72,7 @@ func GrantLinks(ctx context.Context, conn *pgx.Conn, p *manifest.Project, svc st
 			}
 		}
 		if len(missing) > 0 {
-			problems = append(problems, fmt.Sprintf("%s: link %s: table %s.%s has no column %s (its columns: %s); fix the link or add the column in a migration of %s",
-				lf.service.File, lf.link, to.Schema, lf.link.Table, strings.Join(missing, ", "), strings.Join(cols, ", "), svc))
+			problems = append(problems, missingColumnsProblem(lf.service, lf.link, to.Schema, missing, cols))
 			continue
 		}
 		if !usage[owner] {
@@ -93,6 +92,13 @@ func GrantLinks(ctx context.Context, conn *pgx.Conn, p *manifest.Project, svc st
 		return &InputError{Problems: problems}
 	}
 	return nil
+}
+
+// missingColumnsProblem says that link l of service from names columns,
+// missing, that its target table in schema lacks; cols are the table's.
+func missingColumnsProblem(from *manifest.Service, l manifest.Link, schema string, missing, cols []string) string {
+	return fmt.Sprintf("%s: link %s: table %s.%s has no column %s (its columns: %s); fix the link or add the column in a migration of %s",
+		from.File, l, schema, l.Table, strings.Join(missing, ", "), strings.Join(cols, ", "), l.Service)
 }
 
 // linkPrivileges reads who holds USAGE on schema, and which REFERENCES

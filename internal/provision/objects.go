@@ -39,8 +39,7 @@ func (pl *planner) planLinks() {
 			}
 			if len(missing) > 0 {
 				if !pl.opts.DeferLinks {
-					pl.problem("%s: link %s: table %s has no column %s (its columns: %s); fix the link or add the column in a migration of %s",
-						svc.File, l, key, strings.Join(missing, ", "), strings.Join(cols, ", "), to.Name)
+					pl.problem("%s", missingColumnsProblem(svc, l, to.Schema, missing, cols))
 				}
 				continue
 			}
@@ -151,11 +150,7 @@ func (pl *planner) planColumns(svc *manifest.Service, existing []catalog.Object,
 	seen := map[catalog.Object]bool{}
 	diff := func(o catalog.Object, wants map[string]want) {
 		seen[o] = true
-		have := map[string]holding{}
-		objOwner := owner
-		if acl := pl.snap.ACLs[o]; acl != nil {
-			have, objOwner = holdings(acl.Grants), acl.Owner
-		}
+		have, objOwner := pl.held(o, owner)
 		// A REVOKE on the table takes the same privilege off its columns.
 		for g, p := range pl.revokedTable[svc.Schema+"."+o.Name] {
 			if h, ok := have[g]; ok {
@@ -203,11 +198,7 @@ func (pl *planner) planColumns(svc *manifest.Service, existing []catalog.Object,
 // diffObject diffs one object's privileges against wants; owner is the
 // service's owner role, which, like the object's own owner, is left alone.
 func (pl *planner) diffObject(svc string, o catalog.Object, wants map[string]want, owner string) {
-	have := map[string]holding{}
-	objOwner := owner
-	if acl := pl.snap.ACLs[o]; acl != nil {
-		have, objOwner = holdings(acl.Grants), acl.Owner
-	}
+	have, objOwner := pl.held(o, owner)
 	target := objectTarget(o)
 	for _, op := range diffGrants(have, wants, unmanaged(objOwner, owner)) {
 		if op.kind == opRevoke && o.Kind == catalog.KindTable {
@@ -219,6 +210,15 @@ func (pl *planner) diffObject(svc string, o catalog.Object, wants map[string]wan
 		}
 		pl.add(Change{Service: pl.attribute(svc, op), Action: op.action(), phase: opPhase(op), SQL: op.statement(target)})
 	}
+}
+
+// held returns what each grantee holds on o, and o's owner: an object the
+// snapshot lacks (it is yet to be created) holds nothing and is owner's.
+func (pl *planner) held(o catalog.Object, owner string) (map[string]holding, string) {
+	if acl := pl.snap.ACLs[o]; acl != nil {
+		return holdings(acl.Grants), acl.Owner
+	}
+	return map[string]holding{}, owner
 }
 
 // unmanaged manages every grantee but the given owners.

@@ -14,7 +14,6 @@ package provision
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -198,10 +197,4 @@ func (e *InputError) Error() string {
 		s += "\n  " + p
 	}
 	return s
-}
-
-// IsInputError reports whether err is, or wraps, an *InputError.
-func IsInputError(err error) bool {
-	var ie *InputError
-	return errors.As(err, &ie)
 }

@@ -54,7 +54,7 @@ func newPlanner(p *manifest.Project, snap *catalog.Snapshot, srv *target.Server,
 		pl.roleService[p.OwnerRole(s.Name)] = s.Name
 		pl.roleService[p.AppRole(s.Name)] = s.Name
 	}
-	for _, o := range sortedObjects(snap.ACLs) {
+	for _, o := range snap.Objects() {
 		pl.bySchema[o.Schema] = append(pl.bySchema[o.Schema], o)
 	}
 	return pl

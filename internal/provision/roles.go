@@ -27,7 +27,6 @@ func (pl *planner) planRoles(svc *manifest.Service) {
 	if r == nil {
 		c := Change{Service: svc.Name, Action: "create role", phase: phaseRoles,
 			SQL: "CREATE ROLE " + ident(app) + " LOGIN " + forbidden}
-		c.roleName = app
 		pl.withPassword(&c, svc.Name, slices.Contains(pl.opts.NewPasswords, svc.Name))
 		pl.add(c)
 		return
@@ -94,7 +93,7 @@ func (pl *planner) planPassword(svc, app string) {
 		pl.warn("%s: its password is unknown here (neither %s nor %s): it is left as it is, and `url`/`audit` cannot log in as it; set the variable, or run `splitschema provision --new-password %s`",
 			app, secrets.EnvVar(svc), secrets.Path(pl.p.Dir, svc), svc)
 	case known && !matches(pl.p.Dir, svc, app, verifier, pw):
-		pl.setPassword(svc, app, "the role's password differs from "+sourceName(svc, src), false)
+		pl.setPassword(svc, app, "the role's password differs from "+src.Describe(svc), false)
 	case !known && src == secrets.FromEnv:
 		if filePw, err := secrets.FilePassword(pl.p.Dir, svc); err != nil || filePw != pw {
 			pl.setPassword(svc, app, secrets.EnvVar(svc)+" differs from the secrets file", false)
@@ -103,15 +102,15 @@ func (pl *planner) planPassword(svc, app string) {
 }
 
 func (pl *planner) setPassword(svc, app, note string, fresh bool) {
-	c := Change{Service: svc, Action: "password", phase: phaseRoles, SQL: "ALTER ROLE " + ident(app), Note: note, roleName: app}
+	c := Change{Service: svc, Action: "password", phase: phaseRoles, SQL: "ALTER ROLE " + ident(app), Note: note}
 	pl.withPassword(&c, svc, fresh)
 	pl.add(c)
 }
 
-// withPassword appends PASSWORD to a CREATE or ALTER ROLE: '***' in SQL;
-// Apply runs the statement with the verifier. The password is
-// SPLITSCHEMA_PASSWORD_<SVC> or the secrets file's, else (or when fresh) a
-// generated one.
+// withPassword appends PASSWORD to a CREATE or ALTER ROLE of svc's
+// application role: '***' in SQL; Apply runs the statement with the
+// verifier. The password is SPLITSCHEMA_PASSWORD_<SVC> or the secrets
+// file's, else (or when fresh) a generated one.
 func (pl *planner) withPassword(c *Change, svc string, fresh bool) {
 	c.SQL += " PASSWORD '***'"
 	var pw string
@@ -130,19 +129,12 @@ func (pl *planner) withPassword(c *Change, svc string, fresh bool) {
 	case pw == "":
 		c.Note += "; a new password is generated, written to " + secrets.Path(pl.p.Dir, svc)
 	case c.Note == "":
-		c.Note = "password from " + sourceName(svc, src)
+		c.Note = "password from " + src.Describe(svc)
 	}
 	if pw == "" && pl.forApply {
 		pw = secrets.Generate()
 	}
-	c.password = &newPassword{service: svc, role: c.roleName, value: pw}
-}
-
-func sourceName(svc string, src secrets.Source) string {
-	if src == secrets.FromEnv {
-		return secrets.EnvVar(svc)
-	}
-	return "the secrets file"
+	c.password = &newPassword{service: svc, value: pw}
 }
 
 // planMemberships revokes every membership a service role holds in another

@@ -41,10 +41,7 @@ func (pl *planner) planUndeclared() {
 	for _, s := range pl.p.Services {
 		declared[s.Schema] = true
 	}
-	guarded := map[string]string{}
-	for _, g := range pl.snap.Guarded {
-		guarded[g.Schema] = g.Service
-	}
+	guarded := guardedBySchema(pl.snap)
 	for _, schema := range sortedKeys(pl.snap.Schemas) {
 		if declared[schema] {
 			continue
@@ -56,7 +53,7 @@ func (pl *planner) planUndeclared() {
 		}
 		g, isGuarded := guarded[schema]
 		if isGuarded {
-			svc = g
+			svc = g.Service
 		}
 		if wouldBe || isGuarded {
 			pl.cs.Undeclared = append(pl.cs.Undeclared, Undeclared{Kind: "schema", Name: schema, Service: svc, Owner: owner, Guarded: isGuarded})

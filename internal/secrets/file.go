@@ -72,12 +72,3 @@ func (s *Staged) Commit() error {
 
 // Discard removes the staged file.
 func (s *Staged) Discard() { _ = os.Remove(s.tmp) }
-
-// Write stages and commits svc's secrets file at once.
-func Write(dir, svc, rawURL string) error {
-	st, err := Stage(dir, svc, rawURL, "")
-	if err != nil {
-		return err
-	}
-	return st.Commit()
-}

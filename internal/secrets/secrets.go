@@ -44,6 +44,15 @@ const (
 	FromFile Source = "file"
 )
 
+// Describe names, for messages, where svc's password from src came from:
+// its environment variable or the secrets file.
+func (src Source) Describe(svc string) string {
+	if src == FromEnv {
+		return EnvVar(svc)
+	}
+	return "the secrets file"
+}
+
 // EnvVar is the environment variable that sets svc's password.
 func EnvVar(svc string) string {
 	return "SPLITSCHEMA_PASSWORD_" + strings.ToUpper(svc)
