@@ -11,7 +11,6 @@ import (
 	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/secrets"
-	"github.com/splitschema/splitschema/internal/target"
 )
 
 func provisionCommands() []*ucli.Command {
@@ -190,6 +189,5 @@ func runURL(e *env) error {
 	if err != nil {
 		return err
 	}
-	tls := srv.Config(srv.Database).TLSConfig != nil
-	return e.emit(serviceURL{Service: name, URL: target.ServiceURL(srv.Host(), srv.Port(), p.AppRole(name), pw, srv.Database, tls)})
+	return e.emit(serviceURL{Service: name, URL: srv.RoleURL(p.AppRole(name), pw)})
 }

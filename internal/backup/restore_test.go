@@ -111,13 +111,12 @@ func TestRestoreNewCluster(t *testing.T) {
 		}
 		// Every service logs in with the project's password and sees its
 		// own tables through its search_path.
-		host := tsrv.Host()
 		for _, svc := range shop.Project.Services {
 			pw, err := secrets.Password(shop.Project.Dir, svc.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			u := target.ServiceURL(host, tsrv.Port(), shop.Project.AppRole(svc.Name), pw, tsrv.Database, false)
+			u := tsrv.RoleURL(shop.Project.AppRole(svc.Name), pw)
 			conn, err := pgx.Connect(context.Background(), u)
 			if err != nil {
 				t.Errorf("service %s cannot log in to the restored database: %s", svc.Name, target.Redact(err.Error()))

@@ -159,7 +159,7 @@ func stagePassword(conn *pgx.Conn, p *manifest.Project, srv *target.Server, c Ch
 		return nil, "", fmt.Errorf("service %s: quote the password verifier: %w", pw.service, err)
 	}
 	sql := strings.Replace(c.SQL, "PASSWORD '***'", "PASSWORD '"+lit+"'", 1)
-	st, err := secrets.Stage(p.Dir, pw.service, serviceURL(srv, p.AppRole(pw.service), pw.value), verifier)
+	st, err := secrets.Stage(p.Dir, pw.service, srv.RoleURL(p.AppRole(pw.service), pw.value), verifier)
 	if err != nil {
 		return nil, "", err
 	}
@@ -185,17 +185,11 @@ func stageEnvPasswords(p *manifest.Project, srv *target.Server, cs *Changeset) (
 		if have, err := secrets.FilePassword(p.Dir, svc.Name); err == nil && have == pw {
 			continue
 		}
-		st, err := secrets.Stage(p.Dir, svc.Name, serviceURL(srv, p.AppRole(svc.Name), pw), "")
+		st, err := secrets.Stage(p.Dir, svc.Name, srv.RoleURL(p.AppRole(svc.Name), pw), "")
 		if err != nil {
 			return out, err
 		}
 		out = append(out, st)
 	}
 	return out, nil
-}
-
-// serviceURL is the URL an application role connects with.
-func serviceURL(srv *target.Server, role, password string) string {
-	tls := srv.Config(srv.Database).TLSConfig != nil
-	return target.ServiceURL(srv.Host(), srv.Port(), role, password, srv.Database, tls)
 }

@@ -98,8 +98,7 @@ func TestAdminRights(t *testing.T) {
 	mustExec(t, conn, "CREATE ROLE t3k_admin LOGIN CREATEROLE PASSWORD '"+pw+"'")
 	mustExec(t, conn, "ALTER DATABASE "+q(srv.Database)+" OWNER TO t3k_admin")
 	as := func(user string) *target.Server {
-		cfg := srv.Config(srv.Database)
-		s, err := target.FromURL(target.ServiceURL(cfg.Host, cfg.Port, user, pw, srv.Database, false), "")
+		s, err := target.FromURL(srv.RoleURL(user, pw), "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -161,11 +161,18 @@ func (s *Server) Password() string { return s.config.Password }
 // URL renders an admin URL for database db, password included: it is for
 // programs and files of mode 0600, never for a log line (see Redact).
 func (s *Server) URL(db string) string {
-	return ServiceURL(s.config.Host, s.config.Port, s.config.User, s.config.Password, db, s.config.TLSConfig != nil)
+	return buildURL(s.config.Host, s.config.Port, s.config.User, s.config.Password, db, s.config.TLSConfig != nil)
 }
 
-// ServiceURL builds a postgres:// URL. tls chooses sslmode=require over disable.
-func ServiceURL(host string, port uint16, user, password, db string, tls bool) string {
+// RoleURL is the URL with which role logs in to the project database
+// (Database) on this server, over the same host, port and TLS setting as
+// the admin: a service's connection URL.
+func (s *Server) RoleURL(role, password string) string {
+	return buildURL(s.config.Host, s.config.Port, role, password, s.Database, s.config.TLSConfig != nil)
+}
+
+// buildURL builds a postgres:// URL. tls chooses sslmode=require over disable.
+func buildURL(host string, port uint16, user, password, db string, tls bool) string {
 	u := url.URL{Scheme: "postgres", Path: "/" + db}
 	if password != "" {
 		u.User = url.UserPassword(user, password)
