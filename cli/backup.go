@@ -243,7 +243,7 @@ func runBackup(e *env) error {
 				pr.show("backup: taking the snapshot…")
 			case "dump":
 				pr.show("backup: %.0fs  dumping %d/%d tables, %s written; counted %d/%d tables",
-					el, g.TablesDumped, g.TablesTotal, humanSize(g.Bytes), g.TablesCounted, g.TablesToCount)
+					el, g.TablesDumped, g.TablesTotal, backup.HumanBytes(g.Bytes), g.TablesCounted, g.TablesToCount)
 			case "seal":
 				pr.show("backup: %.0fs  checksumming and syncing the files…", el)
 			}
@@ -254,18 +254,6 @@ func runBackup(e *env) error {
 		return err
 	}
 	return e.emit(res)
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func runBackupList(e *env) error {
@@ -293,37 +281,33 @@ func runBackupVerify(e *env) error {
 	if err != nil {
 		return err
 	}
-	res, err := backup.Check(e.ctx, p, id, e.c.Int("jobs"))
-	if err != nil {
-		return err
-	}
-	if !res.OK {
-		if err := e.emit(res); err != nil {
-			return err
-		}
-		return exitFindings()
-	}
+	var res *backup.CheckResult
 	if e.c.Bool("restore-test") {
-		srv, err := e.server(p)
-		if err != nil {
-			return err
+		srv, serr := e.server(p)
+		if serr != nil {
+			return serr
 		}
 		pr := e.progress()
-		rr, err := backup.TestRestore(e.ctx, p, srv, id, backup.RestoreOptions{
+		res, err = backup.TestRestore(e.ctx, p, srv, id, backup.RestoreOptions{
 			Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), Audit: e.auditFunc(p),
 			AppPassword: e.appPassword(p), Logger: e.log,
 			Progress: func(step string) { pr.show("restore test: %s…", step) },
 		})
 		pr.done()
-		var re *backup.RestoreError
-		switch {
-		case errors.As(err, &re):
-			res.OK, res.Restore = false, rr
-			return e.failWith(res, err)
-		case err != nil:
+	} else {
+		res, err = backup.Check(e.ctx, p, id, e.c.Int("jobs"))
+	}
+	var re *backup.RestoreError
+	switch {
+	case errors.As(err, &re):
+		return e.failWith(res, err)
+	case err != nil:
+		return err
+	case !res.OK:
+		if err := e.emit(res); err != nil {
 			return err
 		}
-		res.Restore = rr
+		return exitFindings()
 	}
 	return e.emit(res)
 }

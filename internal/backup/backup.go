@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -107,7 +106,7 @@ type Result struct {
 // Human renders the result for people.
 func (r *Result) Human() string {
 	return fmt.Sprintf("backup %s complete: %d tables, %d rows, %s in %.1fs\n  %s\n",
-		r.ID, r.Tables, r.Rows, humanBytes(r.Bytes), r.Seconds, r.Path)
+		r.ID, r.Tables, r.Rows, HumanBytes(r.Bytes), r.Seconds, r.Path)
 }
 
 // Dir returns the project's backup folder, absolute when it can be made so.
@@ -276,7 +275,7 @@ type run struct {
 	compress string
 	m        *archive.Manifest
 	snapshot string
-	tables   []inspect.TableName // every table, to count
+	tables   []inspect.TableName // the tables that hold rows, to count
 	dumped   int                 // tables pg_dump writes data for
 	sealer   *archive.Sealer
 
@@ -332,9 +331,10 @@ func (b *run) takeSnapshot(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			var after []inspect.TableName
+			var after []dumpedTable
 			after, err = dumpedTables(ctx, b.conn)
 			if err == nil && slices.Equal(before, after) {
+				b.setTables(after)
 				return nil
 			}
 			retry = err == nil
@@ -347,6 +347,18 @@ func (b *run) takeSnapshot(ctx context.Context) error {
 			return errors.New("the database's tables kept changing while the backup started (DDL running?): try again")
 		}
 		b.o.Logger.Info("tables changed while starting the backup; starting again")
+	}
+}
+
+// setTables records the tables the snapshot holds: every one pg_dump
+// dumps, and those of them that hold rows, to count.
+func (b *run) setTables(dumped []dumpedTable) {
+	b.dumped = len(dumped)
+	b.tables = nil
+	for _, t := range dumped {
+		if !t.partitioned {
+			b.tables = append(b.tables, t.TableName)
+		}
 	}
 }
 
@@ -367,11 +379,7 @@ func (b *run) readSnapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tables, err := inspect.AllTables(ctx, b.conn)
-	if err != nil {
-		return err
-	}
-	b.tables = tables
+	tables := b.tables
 	service := map[string]bool{}
 	for _, s := range b.p.Services {
 		service[s.Schema] = true
@@ -398,11 +406,6 @@ func (b *run) readSnapshot(ctx context.Context) error {
 		return err
 	}
 	m.Links = declaredLinks(b.p, m.ForeignKeys)
-	all, err := dumpedTables(ctx, b.conn)
-	if err != nil {
-		return err
-	}
-	b.dumped = len(all)
 
 	g, err := readGlobals(ctx, b.conn, ServiceRoles(b.p), b.o.WithRolePasswords)
 	if err != nil {
@@ -556,21 +559,18 @@ func (b *run) dumpAndCount(ctx context.Context) error {
 // table counted: pg_dump said it succeeded, this checks it did what was
 // asked.
 func (b *run) checkTOC(ctx context.Context, dumpDir string) error {
-	restore, err := findTool(ctx, "pg_restore", filepath.Dir(b.dump.Path), nil)
+	// The pg_restore beside the pg_dump that wrote the dump reads it, else
+	// the server's; listing needs no version check.
+	restore, err := toolPath("pg_restore", filepath.Dir(b.dump.Path), nil)
 	if err != nil {
-		if restore, err = findTool(ctx, "pg_restore", "", b.srv); err != nil {
+		if restore, err = toolPath("pg_restore", "", b.srv); err != nil {
 			return fmt.Errorf("check the dump: %w", err)
 		}
 	}
-	out, err := exec.CommandContext(ctx, restore.Path, "--list", dumpDir).Output()
+	toc, err := listTOC(ctx, restore, dumpDir)
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return fmt.Errorf("check the dump: %s --list: %w", restore.Path, err)
+		return fmt.Errorf("check the dump: %w", err)
 	}
-	toc := string(out)
 	var missing []string
 	for _, t := range b.tables {
 		if !strings.Contains(toc, " TABLE DATA "+t.Schema+" "+t.Table+" ") {
@@ -719,8 +719,8 @@ func compression(spec string, major int) (string, error) {
 	return spec, nil
 }
 
-// humanBytes renders a size such as 12.3 MB.
-func humanBytes(n int64) string {
+// HumanBytes renders a size such as 12.3 MB, for people.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -42,11 +42,18 @@ func isSuperuser(ctx context.Context, q inspect.Querier) (bool, error) {
 	return super, nil
 }
 
+// dumpedTable is a table pg_dump dumps. A partitioned table holds no rows
+// of its own: its partitions are counted instead.
+type dumpedTable struct {
+	inspect.TableName
+	partitioned bool
+}
+
 // dumpedTables lists every table and partitioned table pg_dump will dump:
 // those outside the system schemas.
-func dumpedTables(ctx context.Context, q inspect.Querier) ([]inspect.TableName, error) {
+func dumpedTables(ctx context.Context, q inspect.Querier) ([]dumpedTable, error) {
 	rows, err := q.Query(ctx, `
-		SELECT n.nspname, c.relname
+		SELECT n.nspname, c.relname, c.relkind = 'p'
 		FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p')
@@ -56,9 +63,9 @@ func dumpedTables(ctx context.Context, q inspect.Querier) ([]inspect.TableName, 
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inspect.TableName, error) {
-		var t inspect.TableName
-		err := r.Scan(&t.Schema, &t.Table)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (dumpedTable, error) {
+		var t dumpedTable
+		err := r.Scan(&t.Schema, &t.Table, &t.partitioned)
 		return t, err
 	})
 	if err != nil {
@@ -69,7 +76,7 @@ func dumpedTables(ctx context.Context, q inspect.Querier) ([]inspect.TableName, 
 
 // lockTables takes ACCESS SHARE locks on tables in the current transaction:
 // writers go on, DDL on those tables waits until the backup ends.
-func lockTables(ctx context.Context, q inspect.Querier, tables []inspect.TableName, timeout time.Duration) error {
+func lockTables(ctx context.Context, q inspect.Querier, tables []dumpedTable, timeout time.Duration) error {
 	if len(tables) == 0 {
 		return nil
 	}

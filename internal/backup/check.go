@@ -26,7 +26,7 @@ type CheckResult struct {
 func (r *CheckResult) Human() string {
 	var b strings.Builder
 	if len(r.Problems) == 0 {
-		fmt.Fprintf(&b, "backup %s: all %d files match the manifest (%s)\n", r.ID, r.Files, humanBytes(r.Bytes))
+		fmt.Fprintf(&b, "backup %s: all %d files match the manifest (%s)\n", r.ID, r.Files, HumanBytes(r.Bytes))
 	} else {
 		fmt.Fprintf(&b, "backup %s is damaged: %d of %d files do not match the manifest:\n", r.ID, len(r.Problems), r.Files)
 		for _, p := range r.Problems {

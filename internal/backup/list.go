@@ -64,7 +64,7 @@ func (l *Listing) Human() string {
 	for _, e := range l.Backups {
 		started := e.Started.UTC().Format("2006-01-02 15:04:05")
 		if e.State == Complete {
-			fmt.Fprintf(&b, "%-22s %-11s %-20s %7d %12d %10s\n", e.ID, e.State, started, e.Tables, e.Rows, humanBytes(e.Bytes))
+			fmt.Fprintf(&b, "%-22s %-11s %-20s %7d %12d %10s\n", e.ID, e.State, started, e.Tables, e.Rows, HumanBytes(e.Bytes))
 		} else {
 			fmt.Fprintf(&b, "%-22s %-11s %-20s  %s\n", e.ID, strings.ToUpper(string(e.State)), started, e.Reason)
 		}

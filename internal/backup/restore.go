@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -136,6 +135,12 @@ func (e *RestoreError) Unwrap() error { return e.Err }
 // database was created renames it <name>_failed_<id> (or drops it when
 // that cannot be done) and returns a *RestoreError.
 func Restore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions) (*RestoreResult, error) {
+	return restore(ctx, p, srv, id, o, nil)
+}
+
+// restore is Restore; checked, when set, is given the check of the
+// backup's files, whole or not, before anything else is done.
+func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions, checked func(*CheckResult)) (*RestoreResult, error) {
 	start := time.Now()
 	if o.Jobs <= 0 {
 		o.Jobs = runtime.NumCPU()
@@ -170,6 +175,9 @@ func Restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 	m, check, err := checkDir(ctx, dir, o.Jobs, nil)
 	if err != nil {
 		return nil, err
+	}
+	if checked != nil {
+		checked(check)
 	}
 	if !check.OK {
 		return nil, &ProblemsError{ID: id, Problems: check.Problems}
@@ -355,21 +363,16 @@ func connectMaintenance(ctx context.Context, srv *target.Server) (*pgx.Conn, err
 // exist on the target nor are saved in the backup: pg_restore would fail
 // halfway on them.
 func checkOwners(ctx context.Context, conn *pgx.Conn, restore tool, dumpDir string, g *archive.Globals) error {
-	cmd := exec.CommandContext(ctx, restore.Path, "--list", dumpDir)
-	out, err := cmd.Output()
+	out, err := listTOC(ctx, restore.Path, dumpDir)
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return fmt.Errorf("pg_restore --list: %s", strings.TrimSpace(string(ee.Stderr)))
-		}
-		return fmt.Errorf("pg_restore --list: %w", err)
+		return err
 	}
 	saved := map[string]bool{}
 	for _, r := range g.Roles {
 		saved[r.Name] = true
 	}
 	owners := map[string][]string{}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -593,11 +596,27 @@ func dropDatabase(conn *pgx.Conn, db string, serverMajor int, log *slog.Logger) 
 	return true
 }
 
-// TestRestore restores backup id into a scratch database on srv, verifies
-// it and drops it, whatever the outcome.
-func TestRestore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions) (*RestoreResult, error) {
+// TestRestore checks backup id as Check does and, when every file matches
+// the manifest, restores it into a scratch database on srv, verifies it and
+// drops it, whatever the outcome: every file is read once. The result's
+// Restore tells how the restore went; a failed one also returns a
+// *RestoreError. A damaged backup is not restored: the result says so.
+func TestRestore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions) (*CheckResult, error) {
 	o.scratch = true
 	o.TargetURL = ""
 	o.TargetDB = "splitschema_restore_test"
-	return Restore(ctx, p, srv, id, o)
+	var check *CheckResult
+	rr, err := restore(ctx, p, srv, id, o, func(c *CheckResult) { check = c })
+	var damaged *ProblemsError
+	switch {
+	case check == nil:
+		return nil, err
+	case errors.As(err, &damaged):
+		return check, nil
+	}
+	check.Restore = rr
+	if err != nil {
+		check.OK = false
+	}
+	return check, err
 }

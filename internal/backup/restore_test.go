@@ -224,10 +224,14 @@ func TestRestoreTest(t *testing.T) {
 	t.Parallel()
 	shop := backuptest.New(t)
 	res := mustBackup(t, shop, Options{})
-	rr, err := TestRestore(testCtx(t), shop.Project, shop.Server, res.ID, RestoreOptions{Jobs: 2, Audit: passAudit})
+	check, err := TestRestore(testCtx(t), shop.Project, shop.Server, res.ID, RestoreOptions{Jobs: 2, Audit: passAudit})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !check.OK || check.Restore == nil {
+		t.Fatalf("restore test check = %+v, want ok with a restore", check)
+	}
+	rr := check.Restore
 	if !rr.OK || !rr.Dropped || rr.Verify == nil || !rr.Verify.OK {
 		t.Errorf("restore test = %+v, want ok and dropped", rr)
 	}

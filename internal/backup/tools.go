@@ -26,34 +26,57 @@ type tool struct {
 	Major int
 }
 
-// findTool locates program name (pg_dump, pg_restore): in binDir when given
-// (an explicit choice: it must be there), else in the server's own BinDir
-// (the embedded cluster's), else the newest installed PostgreSQL's, else
-// PATH. It runs `name --version`.
+// findTool locates program name (see toolPath) and runs `name --version`.
 func findTool(ctx context.Context, name, binDir string, srv *target.Server) (tool, error) {
-	var path string
-	switch {
-	case binDir != "":
-		path = filepath.Join(binDir, name)
-		if !isExecutable(path) {
-			return tool{}, fmt.Errorf("%s: no %s there (--pg-bindir)", binDir, name)
-		}
-	case srv != nil && srv.BinDir != "" && isExecutable(filepath.Join(srv.BinDir, name)):
-		path = filepath.Join(srv.BinDir, name)
-	default:
-		if b, err := localpg.FindBinaries(); err == nil && isExecutable(filepath.Join(b.Dir, name)) {
-			path = filepath.Join(b.Dir, name)
-		} else if p, err := exec.LookPath(name); err == nil {
-			path = p
-		} else {
-			return tool{}, fmt.Errorf("%s not found: install the PostgreSQL client programs (apt-get install postgresql-client) or pass --pg-bindir DIR", name)
-		}
+	path, err := toolPath(name, binDir, srv)
+	if err != nil {
+		return tool{}, err
 	}
 	full, major, err := localpg.ProgramVersion(ctx, path)
 	if err != nil {
 		return tool{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return tool{Name: name, Path: path, Full: full, Major: major}, nil
+}
+
+// toolPath locates program name (pg_dump, pg_restore): in binDir when given
+// (an explicit choice: it must be there), else in the server's own BinDir
+// (the embedded cluster's), else the newest installed PostgreSQL's, else
+// PATH.
+func toolPath(name, binDir string, srv *target.Server) (string, error) {
+	switch {
+	case binDir != "":
+		path := filepath.Join(binDir, name)
+		if !isExecutable(path) {
+			return "", fmt.Errorf("%s: no %s there (--pg-bindir)", binDir, name)
+		}
+		return path, nil
+	case srv != nil && srv.BinDir != "" && isExecutable(filepath.Join(srv.BinDir, name)):
+		return filepath.Join(srv.BinDir, name), nil
+	}
+	if b, err := localpg.FindBinaries(); err == nil && isExecutable(filepath.Join(b.Dir, name)) {
+		return filepath.Join(b.Dir, name), nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found: install the PostgreSQL client programs (apt-get install postgresql-client) or pass --pg-bindir DIR", name)
+}
+
+// listTOC returns the table of contents of the directory-format dump in
+// dumpDir, as `pg_restore --list` prints it.
+func listTOC(ctx context.Context, pgRestore, dumpDir string) (string, error) {
+	out, err := exec.CommandContext(ctx, pgRestore, "--list", dumpDir).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if msg := strings.TrimSpace(string(ee.Stderr)); msg != "" {
+				err = fmt.Errorf("%w: %s", err, msg)
+			}
+		}
+		return "", fmt.Errorf("%s --list: %w", pgRestore, err)
+	}
+	return string(out), nil
 }
 
 func isExecutable(path string) bool {

@@ -192,7 +192,9 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 	for _, t := range tables {
 		have[t] = true
 	}
-	want := map[inspect.TableName]bool{}
+	// The backup's tables and their rows; a service whose schema is missing
+	// is reported once, not table by table.
+	var backedUp []tableCount
 	for _, s := range m.Services {
 		switch {
 		case s.SchemaExists && !exists[s.Schema]:
@@ -211,23 +213,20 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 			}
 		}
 		for _, t := range s.Tables {
-			name := inspect.TableName{Schema: s.Schema, Table: t.Name}
-			want[name] = true
-			if !have[name] {
-				c.mismatch("table %s is missing (the backup has %d rows in it)", name, t.Rows)
-				continue
-			}
-			c.counts = append(c.counts, tableCount{name: name, want: t.Rows})
+			backedUp = append(backedUp, tableCount{name: inspect.TableName{Schema: s.Schema, Table: t.Name}, want: t.Rows})
 		}
 	}
 	for _, t := range m.OtherTables {
-		name := inspect.TableName{Schema: t.Schema, Table: t.Name}
-		want[name] = true
-		if !have[name] {
-			c.mismatch("table %s is missing (the backup has %d rows in it)", name, t.Rows)
+		backedUp = append(backedUp, tableCount{name: inspect.TableName{Schema: t.Schema, Table: t.Name}, want: t.Rows})
+	}
+	want := map[inspect.TableName]bool{}
+	for _, tc := range backedUp {
+		want[tc.name] = true
+		if !have[tc.name] {
+			c.mismatch("table %s is missing (the backup has %d rows in it)", tc.name, tc.want)
 			continue
 		}
-		c.counts = append(c.counts, tableCount{name: name, want: t.Rows})
+		c.counts = append(c.counts, tc)
 	}
 	for _, t := range tables {
 		if !want[t] {

@@ -173,16 +173,6 @@ type Totals struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// Service returns the service called name, or nil.
-func (m *Manifest) Service(name string) *Service {
-	for i := range m.Services {
-		if m.Services[i].Name == name {
-			return &m.Services[i]
-		}
-	}
-	return nil
-}
-
 // ErrNoManifest is returned by Read for a folder without manifest.json: it
 // is not a complete backup.
 var ErrNoManifest = errors.New("no " + ManifestFile + ": not a complete backup")

@@ -26,7 +26,6 @@ type Sealer struct {
 	mu     sync.Mutex
 	done   map[string]sealed
 	queued map[string]bool
-	bytes  int64
 	err    error
 }
 
@@ -70,15 +69,7 @@ func (s *Sealer) Add(rel string) {
 			return
 		}
 		s.done[rel] = sealed{file: f, mtime: fi.ModTime()}
-		s.bytes += f.Size
 	})
-}
-
-// Bytes is the size of the files sealed so far.
-func (s *Sealer) Bytes() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.bytes
 }
 
 // Wait waits for the files added so far.

@@ -8,7 +8,6 @@ package inspect
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -50,30 +49,6 @@ func ExistingSchemas(ctx context.Context, q Querier, names []string) (map[string
 	out := map[string]bool{}
 	for _, n := range found {
 		out[n] = true
-	}
-	return out, nil
-}
-
-// Tables lists the ordinary tables (partitions included, partitioned
-// parents not: they hold no rows of their own) of the given schemas, by
-// schema then name.
-func Tables(ctx context.Context, q Querier, schemas []string) ([]TableName, error) {
-	rows, err := q.Query(ctx, `
-		SELECT n.nspname, c.relname
-		FROM pg_catalog.pg_class c
-		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind = 'r' AND n.nspname = ANY($1)
-		ORDER BY n.nspname, c.relname`, schemas)
-	if err != nil {
-		return nil, fmt.Errorf("read tables: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TableName, error) {
-		var t TableName
-		err := r.Scan(&t.Schema, &t.Table)
-		return t, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read tables: %w", err)
 	}
 	return out, nil
 }
@@ -298,11 +273,4 @@ func snapshotPattern(id string) bool {
 		}
 	}
 	return true
-}
-
-// SortForeignKeys orders foreign keys by their qualified name.
-func SortForeignKeys(fks []archive.ForeignKey) {
-	slices.SortFunc(fks, func(a, b archive.ForeignKey) int {
-		return strings.Compare(a.QualifiedName(), b.QualifiedName())
-	})
 }
