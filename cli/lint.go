@@ -2,10 +2,7 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -43,13 +40,7 @@ func runLint(e *env) error {
 	if err != nil {
 		var merr *manifest.Error
 		if e.c.Bool("github") && errors.As(err, &merr) {
-			for _, pr := range merr.Problems {
-				loc := "file=" + ghProperty(filepath.ToSlash(filepath.Join(e.dir, pr.File)))
-				if pr.Line > 0 {
-					loc += fmt.Sprintf(",line=%d", pr.Line)
-				}
-				fmt.Fprintf(e.stdout, "::error %s,title=splitschema manifest::%s\n", loc, ghData(pr.Msg))
-			}
+			_, _ = io.WriteString(e.stdout, lint.GitHubManifest(e.dir, merr))
 		}
 		return err
 	}
@@ -63,7 +54,7 @@ func runLint(e *env) error {
 	r, err := lint.Run(e.ctx, p, srv, o)
 	if err != nil {
 		if e.c.Bool("github") {
-			fmt.Fprintf(e.stdout, "::error title=splitschema lint::%s\n", ghData(err.Error()))
+			_, _ = io.WriteString(e.stdout, lint.GitHubFailure(err))
 		}
 		return err
 	}
@@ -78,13 +69,4 @@ func runLint(e *env) error {
 		return exitFindings()
 	}
 	return nil
-}
-
-// ghData and ghProperty escape GitHub workflow command values.
-func ghData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
-}
-
-func ghProperty(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }

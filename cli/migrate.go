@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
+	"github.com/splitschema/splitschema/internal/target"
 )
 
 // pipelineCommands are migrate, apply, lint, init and service.
@@ -81,68 +84,40 @@ func runApply(e *env) error {
 		return err
 	}
 	res, err := migrate.Apply(e.ctx, p, srv, migrate.Options{Log: e.log})
-	if res == nil {
-		return err
+	if res != nil {
+		res.Verbose = e.verbose
 	}
-	res.Verbose = e.verbose
-	if perr := e.emit(res); perr != nil {
-		return perr
-	}
-	if err != nil {
-		return exitFindings()
-	}
-	return nil
+	return emitRun(e, res, err)
 }
 
 func runMigrateUp(e *env) error {
-	if err := needArgs(e, 0, "no arguments"); err != nil {
-		return err
-	}
-	p, srv, err := e.projectServer()
-	if err != nil {
-		return err
-	}
-	o := migrate.Options{Service: e.c.String("service"), Log: e.log}
 	if e.c.IsSet("to") {
-		return e.migrateResult(migrate.UpTo(e.ctx, p, srv, e.c.Int64("to"), o))
+		to := e.c.Int64("to")
+		return e.runMigration(func(ctx context.Context, p *manifest.Project, srv *target.Server, o migrate.Options) (*migrate.Result, error) {
+			return migrate.UpTo(ctx, p, srv, to, o)
+		})
 	}
-	return e.migrateResult(migrate.Up(e.ctx, p, srv, o))
+	return e.runMigration(migrate.Up)
 }
 
 func runMigrateDown(e *env) error {
-	if err := needArgs(e, 0, "no arguments"); err != nil {
-		return err
-	}
-	p, err := e.project()
-	if err != nil {
-		return err
-	}
-	o := migrate.Options{Service: e.c.String("service"), Log: e.log}
-	if o.Service == "" && !e.c.IsSet("to") {
+	switch {
+	case e.c.IsSet("to"):
+		to := e.c.Int64("to")
+		return e.runMigration(func(ctx context.Context, p *manifest.Project, srv *target.Server, o migrate.Options) (*migrate.Result, error) {
+			return migrate.DownTo(ctx, p, srv, to, o)
+		})
+	case e.c.String("service") == "":
 		return usageErr(e.c, errors.New("migrate down: name a --service to roll back its latest migration, or give --to 0 to roll every service back"))
 	}
-	srv, err := e.server(p)
-	if err != nil {
-		return err
-	}
-	if e.c.IsSet("to") {
-		return e.migrateResult(migrate.DownTo(e.ctx, p, srv, e.c.Int64("to"), o))
-	}
-	return e.migrateResult(migrate.Down(e.ctx, p, srv, o))
+	return e.runMigration(migrate.Down)
 }
 
 func runMigrateRedo(e *env) error {
-	if err := needArgs(e, 0, "no arguments"); err != nil {
-		return err
-	}
 	if e.c.String("service") == "" {
 		return usageErr(e.c, errors.New("migrate redo: --service is required"))
 	}
-	p, srv, err := e.projectServer()
-	if err != nil {
-		return err
-	}
-	return e.migrateResult(migrate.Redo(e.ctx, p, srv, migrate.Options{Service: e.c.String("service"), Log: e.log}))
+	return e.runMigration(migrate.Redo)
 }
 
 func runMigrateStatus(e *env) error {
@@ -163,9 +138,25 @@ func runMigrateStatus(e *env) error {
 	return e.emit(st)
 }
 
-// migrateResult prints a run's result; a failed migration, already
-// described in it, makes the exit status 1.
-func (e *env) migrateResult(res *migrate.Result, err error) error {
+// runMigration is the body of migrate up, down and redo: it loads the
+// project and its server, runs the migration with --service and prints the
+// result. The caller checks its own flags first, so a usage mistake is
+// reported before the embedded cluster starts.
+func (e *env) runMigration(migration func(context.Context, *manifest.Project, *target.Server, migrate.Options) (*migrate.Result, error)) error {
+	if err := needArgs(e, 0, "no arguments"); err != nil {
+		return err
+	}
+	p, srv, err := e.projectServer()
+	if err != nil {
+		return err
+	}
+	res, err := migration(e.ctx, p, srv, migrate.Options{Service: e.c.String("service"), Log: e.log})
+	return emitRun(e, res, err)
+}
+
+// emitRun prints the result of a migrate run or of apply; a failure,
+// already described in the result, makes the exit status 1.
+func emitRun[R any](e *env, res *R, err error) error {
 	if errors.Is(err, migrate.ErrUsage) {
 		return usageErr(e.c, err)
 	}

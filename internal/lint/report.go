@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/splitschema/splitschema/internal/manifest"
 )
 
 // Severity grades a finding. Errors fail the lint; warnings and notices
@@ -70,16 +72,6 @@ func (r *Report) add(f Finding) {
 		}
 	}
 	r.Findings = append(r.Findings, f)
-}
-
-// has reports whether a finding of check already points at file:line.
-func (r *Report) has(check, file string, line int) bool {
-	for _, o := range r.Findings {
-		if o.Check == check && o.File == file && o.Line == line {
-			return true
-		}
-	}
-	return false
 }
 
 // finish sorts the findings and counts them.
@@ -191,6 +183,26 @@ func (r *Report) GitHub() string {
 		fmt.Fprintf(&b, "lint failed: %s, %s\n", plural(r.Errors, "error"), plural(r.Warnings, "warning"))
 	}
 	return b.String()
+}
+
+// GitHubManifest renders the problems of a project that failed to load as
+// GitHub Actions annotations; dir is the project folder as given.
+func GitHubManifest(dir string, merr *manifest.Error) string {
+	var b strings.Builder
+	for _, pr := range merr.Problems {
+		loc := "file=" + escapeProperty(filepath.ToSlash(filepath.Join(dir, pr.File)))
+		if pr.Line > 0 {
+			loc += fmt.Sprintf(",line=%d", pr.Line)
+		}
+		fmt.Fprintf(&b, "::error %s,title=splitschema manifest::%s\n", loc, escapeData(pr.Msg))
+	}
+	return b.String()
+}
+
+// GitHubFailure renders an error that kept the lint from running as a
+// GitHub Actions annotation.
+func GitHubFailure(err error) string {
+	return "::error title=splitschema lint::" + escapeData(err.Error()) + "\n"
 }
 
 // escapeData and escapeProperty follow the workflow command format.

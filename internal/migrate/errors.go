@@ -240,7 +240,7 @@ func UndeclaredLinks(p *manifest.Project, service, stmt string, pk func(schema, 
 		if len(cols) == 0 && pk != nil {
 			cols = pk(target.Schema, ref.Table.Name)
 		}
-		if LinkCovers(svc, target.Name, ref.Table.Name, cols) {
+		if linkCovers(svc, target.Name, ref.Table.Name, cols) {
 			continue
 		}
 		l := manifest.Link{Service: target.Name, Table: ref.Table.Name, Columns: cols}
@@ -254,22 +254,11 @@ func UndeclaredLinks(p *manifest.Project, service, stmt string, pk func(schema, 
 	return out
 }
 
-// LinkCovers reports whether a link of svc to service.table holds every
+// linkCovers reports whether a link of svc to service.table holds every
 // column in cols (with no columns known, any link to the table counts).
-func LinkCovers(svc *manifest.Service, service, table string, cols []string) bool {
-	for _, l := range svc.Links {
-		if l.Service != service || l.Table != table {
-			continue
-		}
-		all := true
-		for _, c := range cols {
-			if !slices.Contains(l.Columns, c) {
-				all = false
-			}
-		}
-		if all {
-			return true
-		}
-	}
-	return false
+func linkCovers(svc *manifest.Service, service, table string, cols []string) bool {
+	return slices.ContainsFunc(svc.Links, func(l manifest.Link) bool {
+		return l.Service == service && l.Table == table &&
+			!slices.ContainsFunc(cols, func(c string) bool { return !slices.Contains(l.Columns, c) })
+	})
 }

@@ -29,6 +29,10 @@ type Options struct {
 	// declared, so their foreign keys can be created. conn is an admin
 	// connection to the project database. nil uses provision.GrantLinks.
 	GrantLinks func(ctx context.Context, conn *pgx.Conn, p *manifest.Project, service string) error
+
+	// files are the migrations Apply already read and checked, by service;
+	// nil makes the run read them.
+	files map[string][]*File
 }
 
 // ErrUsage marks a request that cannot be run as given (a missing service
@@ -138,18 +142,11 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 	if err != nil {
 		return nil, err
 	}
-	// Read and check every migration first: a mistake in any file stops
-	// the run before anything changes.
-	files := map[string][]*File{}
-	for _, svc := range services {
-		fs, err := LoadFiles(p, svc.Name)
-		if err != nil {
+	files := o.files
+	if files == nil {
+		if files, err = loadChecked(p, services); err != nil {
 			return nil, err
 		}
-		if err := checkFiles(fs); err != nil {
-			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
-		}
-		files[svc.Name] = fs
 	}
 	admin, err := connectAdmin(ctx, srv)
 	if err != nil {
@@ -304,6 +301,23 @@ func selectServices(p *manifest.Project, only string, reverse bool) ([]*manifest
 		slices.Reverse(out)
 	}
 	return out, nil
+}
+
+// loadChecked reads and checks the migrations of the services, by service:
+// a mistake in any file stops a run before anything changes.
+func loadChecked(p *manifest.Project, services []*manifest.Service) (map[string][]*File, error) {
+	files := map[string][]*File{}
+	for _, svc := range services {
+		fs, err := LoadFiles(p, svc.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkFiles(fs); err != nil {
+			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
+		}
+		files[svc.Name] = fs
+	}
+	return files, nil
 }
 
 // checkFiles refuses migrations that would stop running as the owner role.

@@ -45,16 +45,12 @@ func Apply(ctx context.Context, p *manifest.Project, srv *target.Server, o Optio
 	}
 	o.Log = log
 	o.Service = ""
-	// Read every migration before changing anything.
-	for _, svc := range p.Services {
-		files, err := LoadFiles(p, svc.Name)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkFiles(files); err != nil {
-			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
-		}
+	// Read every migration before changing anything; Up runs these.
+	files, err := loadChecked(p, p.Services)
+	if err != nil {
+		return nil, err
 	}
+	o.files = files
 	cs, err := provision.ApplyWith(ctx, p, srv, log, provision.Options{DeferLinks: true})
 	if err != nil {
 		return nil, err

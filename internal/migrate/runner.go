@@ -57,10 +57,8 @@ const lockProbes = 300
 // are startup parameters, so every connection goose uses, inside a
 // transaction or not, runs as the owner.
 type runner struct {
-	p      *manifest.Project
 	svc    *manifest.Service
 	files  map[int64]*File
-	db     *sql.DB
 	prov   *goose.Provider
 	tracer *tracer
 }
@@ -83,30 +81,30 @@ func openRunner(p *manifest.Project, srv *target.Server, svc *manifest.Service, 
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{p: p, svc: svc, files: map[int64]*File{}, tracer: &tracer{}}
+	r := &runner{svc: svc, files: map[int64]*File{}, tracer: &tracer{}}
 	for _, f := range files {
 		r.files[f.Version] = f
 	}
 	cfg := connConfig(p, srv, svc)
 	cfg.Tracer = r.tracer
-	r.db = stdlib.OpenDB(*cfg)
-	r.db.SetMaxOpenConns(1)
-	r.db.SetMaxIdleConns(1)
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
 	inner, err := lock.NewPostgresSessionLocker(lock.WithLockID(LockID(svc)), lock.WithLockTimeout(1, lockProbes))
 	if err != nil {
-		r.db.Close()
+		db.Close()
 		return nil, fmt.Errorf("service %s: migration lock: %w", svc.Name, err)
 	}
 	locker := &politeLocker{SessionLocker: inner, id: LockID(svc), service: svc.Name, log: log}
 	var fsys fs.FS = os.DirFS(p.Path(MigrationsDir, svc.Name))
-	r.prov, err = goose.NewProvider(goose.DialectPostgres, r.db, fsys,
+	r.prov, err = goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithTableName(table),
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(slog.New(slog.DiscardHandler)),
 	)
 	if err != nil {
-		r.db.Close()
+		db.Close()
 		return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 	}
 	return r, nil

@@ -1,12 +1,14 @@
 package scaffold
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/splitschema/splitschema/internal/manifest"
@@ -64,12 +66,7 @@ func Init(dir string, o InitOptions) (*Result, error) {
 		return nil, fmt.Errorf("read %s: %w", gitignore, err)
 	default:
 		if add := missingLines(string(old), gitignoreLines); len(add) > 0 {
-			text := string(old)
-			if text != "" && !strings.HasSuffix(text, "\n") {
-				text += "\n"
-			}
-			text += "# splitschema\n" + strings.Join(add, "\n") + "\n"
-			pl.replace(GitignoreFile, []byte(text))
+			pl.replace(GitignoreFile, appendLines(old, append([]string{"# splitschema"}, add...)...))
 		}
 	}
 	files, err := pl.apply()
@@ -109,6 +106,19 @@ func databaseFromDir(dir string) string {
 		return "app"
 	}
 	return name
+}
+
+// appendLines returns text with lines appended, one a line, after a
+// newline that ends its last line when it has none.
+func appendLines(text []byte, lines ...string) []byte {
+	out := slices.Clone(text)
+	if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	for _, l := range lines {
+		out = append(append(out, l...), '\n')
+	}
+	return out
 }
 
 // missingLines returns the lines of want that text does not hold.

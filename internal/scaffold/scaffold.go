@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 )
@@ -80,7 +81,6 @@ func (e *ExistsError) Error() string {
 type change struct {
 	rel    string // slash-separated, relative to the project
 	data   []byte
-	mode   os.FileMode
 	action Action
 }
 
@@ -91,13 +91,13 @@ type plan struct {
 }
 
 func (pl *plan) create(rel string, data []byte) {
-	pl.changes = append(pl.changes, change{rel: rel, data: data, mode: 0o644, action: Created})
+	pl.changes = append(pl.changes, change{rel: rel, data: data, action: Created})
 }
 
 // replace rewrites an existing file whose new content keeps the old one
 // (lines appended); it is written to a temporary name and renamed.
 func (pl *plan) replace(rel string, data []byte) {
-	pl.changes = append(pl.changes, change{rel: rel, data: data, mode: 0o644, action: Updated})
+	pl.changes = append(pl.changes, change{rel: rel, data: data, action: Updated})
 }
 
 // check fails with an *ExistsError naming every file to create that exists.
@@ -146,7 +146,7 @@ func (pl *plan) apply() ([]FileResult, error) {
 		}
 		switch c.action {
 		case Created:
-			if err := writeNew(path, c.data, c.mode); err != nil {
+			if err := writeNew(path, c.data); err != nil {
 				undo()
 				return nil, err
 			}
@@ -177,14 +177,13 @@ func mkdirAll(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create folder: %w", err)
 	}
-	for i, j := 0, len(missing)-1; i < j; i, j = i+1, j-1 {
-		missing[i], missing[j] = missing[j], missing[i]
-	}
+	slices.Reverse(missing)
 	return missing, nil
 }
 
-func writeNew(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+// writeNew creates path (mode 0644), failing when it exists.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &ExistsError{Paths: []string{path}}

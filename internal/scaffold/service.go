@@ -101,7 +101,6 @@ func AddService(dir string, o ServiceOptions) (*Result, error) {
 	}
 	svc := p.Service(o.Name)
 
-	var notes []string
 	refs, fks, notes := foreignKeys(p, svc)
 	table := o.Name
 	model := camel(singular(o.Name))
@@ -141,11 +140,7 @@ func AddService(dir string, o ServiceOptions) (*Result, error) {
 		case err != nil:
 			return nil, fmt.Errorf("read %s: %w", SqlcSchemasSQL, err)
 		case !hasSchemaLine(string(schemas), o.Schema):
-			text := string(schemas)
-			if text != "" && !strings.HasSuffix(text, "\n") {
-				text += "\n"
-			}
-			pl.replace(SqlcSchemasSQL, []byte(text+line+"\n"))
+			pl.replace(SqlcSchemasSQL, appendLines(schemas, line))
 		}
 	}
 	files, err := pl.apply()
