@@ -199,7 +199,7 @@ func TestLintExample(t *testing.T) {
 
 func TestSqlcStale(t *testing.T) {
 	p := fixture(t, "lock_safety")
-	if err := os.WriteFile(filepath.Join(p.Dir, SqlcFile), []byte("version: \"2\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(p.Dir, manifest.SqlcFile), []byte("version: \"2\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	script := filepath.Join(t.TempDir(), "fake-sqlc")

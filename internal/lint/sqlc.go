@@ -12,10 +12,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
-)
 
-// SqlcFile is sqlc's configuration in the project folder.
-const SqlcFile = "sqlc.yaml"
+	"github.com/splitschema/splitschema/internal/manifest"
+)
 
 // sqlcTimeout bounds `sqlc diff`; the first `go tool sqlc` may compile sqlc.
 const sqlcTimeout = 10 * time.Minute
@@ -43,14 +42,14 @@ func sqlcCommand(ctx context.Context, dir string) ([]string, string) {
 // generated file that differs from what sqlc would write now. sqlcCmd
 // overrides the command (for tests); nil picks one.
 func checkSqlc(ctx context.Context, dir string, sqlcCmd []string, r *Report) {
-	if _, err := os.Stat(filepath.Join(dir, SqlcFile)); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, manifest.SqlcFile)); errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	cmdArgs := sqlcCmd
 	if cmdArgs == nil {
 		var why string
 		if cmdArgs, why = sqlcCommand(ctx, dir); cmdArgs == nil {
-			r.add(Finding{Severity: Warning, Check: CheckSqlc, File: SqlcFile,
+			r.add(Finding{Severity: Warning, Check: CheckSqlc, File: manifest.SqlcFile,
 				Message: "gen/ was not checked against the queries: " + why})
 			return
 		}
@@ -68,7 +67,7 @@ func checkSqlc(ctx context.Context, dir string, sqlcCmd []string, r *Report) {
 	}
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) {
-		r.add(Finding{Severity: Warning, Check: CheckSqlc, File: SqlcFile,
+		r.add(Finding{Severity: Warning, Check: CheckSqlc, File: manifest.SqlcFile,
 			Message: fmt.Sprintf("could not run %s diff: %v", strings.Join(cmdArgs, " "), err)})
 		return
 	}
@@ -79,7 +78,7 @@ func checkSqlc(ctx context.Context, dir string, sqlcCmd []string, r *Report) {
 	files := diffHeader.FindAllStringSubmatch(out, -1)
 	if len(files) == 0 {
 		msg := strings.TrimSpace(stderr.String() + "\n" + out)
-		r.add(Finding{Severity: Error, Check: CheckSqlc, File: SqlcFile,
+		r.add(Finding{Severity: Error, Check: CheckSqlc, File: manifest.SqlcFile,
 			Message: "sqlc diff failed:\n" + msg,
 			Hint:    "fix the queries or sqlc.yaml until `sqlc generate` succeeds"})
 		return

@@ -158,7 +158,7 @@ func (ss *serviceScan) statement(st migrate.Statement) {
 		if ref.Table.Schema == "" || ref.Table.Schema == ss.svc.Schema {
 			continue
 		}
-		if ss.serviceOfSchema(ref.Table.Schema) == nil {
+		if ss.p.ServiceBySchema(ref.Table.Schema) == nil {
 			ss.finding(Warning, CheckUndeclaredLink, st, ref.Pos,
 				fmt.Sprintf("REFERENCES %s: schema %s belongs to no service of the project", ref.Table, ref.Table.Schema), "")
 		}
@@ -179,15 +179,6 @@ func (ss *serviceScan) statement(st migrate.Statement) {
 			}
 		}
 	}
-}
-
-func (ss *serviceScan) serviceOfSchema(schema string) *manifest.Service {
-	for _, svc := range ss.p.Services {
-		if svc.Schema == schema {
-			return svc
-		}
-	}
-	return nil
 }
 
 // create handles CREATE TABLE and CREATE INDEX.

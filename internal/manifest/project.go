@@ -17,6 +17,10 @@ import (
 // SchemasDir is the folder, relative to the project, that holds the service files.
 const SchemasDir = "schemas"
 
+// SqlcFile is sqlc's configuration at the project root: one package per
+// service (see `splitschema init` and `service add`).
+const SqlcFile = "sqlc.yaml"
+
 // Project is a loaded, validated project.
 type Project struct {
 	// Dir is the project folder as given to Load.
@@ -145,6 +149,16 @@ func (p *Project) Service(name string) *Service {
 		return nil
 	}
 	return p.Services[i]
+}
+
+// ServiceBySchema returns the service whose schema is schema, or nil.
+func (p *Project) ServiceBySchema(schema string) *Service {
+	for _, s := range p.Services {
+		if s.Schema == schema {
+			return s
+		}
+	}
+	return nil
 }
 
 // OrderedServices returns the services in dependency order.

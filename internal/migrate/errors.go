@@ -226,14 +226,10 @@ func UndeclaredLinks(p *manifest.Project, service, stmt string, pk func(schema, 
 	if svc == nil {
 		return nil
 	}
-	bySchema := map[string]*manifest.Service{}
-	for _, s := range p.Services {
-		bySchema[s.Schema] = s
-	}
 	var out []MissingLink
 	for _, ref := range sqlscan.References(sqlscan.Tokens(stmt)) {
-		target, ok := bySchema[ref.Table.Schema]
-		if !ok || target.Name == service {
+		target := p.ServiceBySchema(ref.Table.Schema)
+		if target == nil || target.Name == service {
 			continue
 		}
 		cols := ref.Columns

@@ -23,7 +23,7 @@ type InitOptions struct {
 
 // Standard layout paths written by Init.
 const (
-	SqlcFile       = "sqlc.yaml"
+	SqlcFile       = manifest.SqlcFile
 	SqlcSchemasSQL = "migrations/sqlc-schemas.sql"
 	GitignoreFile  = ".gitignore"
 	WorkflowFile   = ".github/workflows/splitschema.yml"
