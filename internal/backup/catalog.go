@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
-	"github.com/splitschema/splitschema/internal/backup/inspect"
+	"github.com/splitschema/splitschema/internal/archive"
+	"github.com/splitschema/splitschema/internal/inspect"
 )
 
 // This file holds the catalog reads and writes of backup and restore that

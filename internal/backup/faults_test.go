@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/backup/backuptest"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/manifest"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/manifest"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/backup/backuptest"
 	"github.com/splitschema/splitschema/internal/localpg"
 	"github.com/splitschema/splitschema/internal/secrets"

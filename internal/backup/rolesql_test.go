@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/archive"
 )
 
 func TestSplitGUCList(t *testing.T) {

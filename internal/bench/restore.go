@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/audit"
 	"github.com/splitschema/splitschema/internal/backup"
-	"github.com/splitschema/splitschema/internal/backup/archive"
 	"github.com/splitschema/splitschema/internal/secrets"
 )
 

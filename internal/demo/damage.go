@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
-	"github.com/splitschema/splitschema/internal/backup/inspect"
+	"github.com/splitschema/splitschema/internal/archive"
+	"github.com/splitschema/splitschema/internal/inspect"
 )
 
 // Damage is what a restored database lost: per cross-service foreign key

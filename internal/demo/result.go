@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/verify"
 	"github.com/splitschema/splitschema/internal/workload"
 )

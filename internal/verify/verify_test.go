@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/backup"
-	"github.com/splitschema/splitschema/internal/backup/archive"
 	"github.com/splitschema/splitschema/internal/backup/backuptest"
 	"github.com/splitschema/splitschema/internal/pgtest"
 	"github.com/splitschema/splitschema/internal/target"
