@@ -384,15 +384,11 @@ func runVerify(e *env) error {
 	if e.c.String("against") == "" {
 		return usageErr(e.c, errors.New("verify: --against ID is required (`splitschema backup list` shows the backups)"))
 	}
-	p, err := e.project()
+	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}
 	m, err := backup.ReadManifest(p, e.c.String("against"))
-	if err != nil {
-		return err
-	}
-	srv, err := e.server(p)
 	if err != nil {
 		return err
 	}

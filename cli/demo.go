@@ -58,7 +58,8 @@ func runDemo(e *env) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	srv, err := target.Resolve(e.ctx, target.Options{URL: e.dbURL, ProjectDir: e.dir, DefaultDatabase: demo.Database, Logger: e.log})
+	// The demo works in databases of its own: the URL only names the server.
+	srv, err := target.Resolve(e.ctx, target.Options{URL: e.dbURL, ProjectDir: e.dir, DefaultDatabase: demo.Database, AllowOtherDatabase: true, Logger: e.log})
 	if err != nil {
 		return err
 	}

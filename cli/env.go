@@ -26,7 +26,10 @@ type env struct {
 	verbose bool
 	dir     string
 	dbURL   string
-	log     *slog.Logger
+	// anyDB is --use-url-database: the URL may name another database
+	// than the project's.
+	anyDB bool
+	log   *slog.Logger
 }
 
 // action wraps a command body: it builds the env, runs fn, and in --json
@@ -65,6 +68,7 @@ func newEnv(c *ucli.Context) *env {
 		verbose: globalBool(c, "verbose"),
 		dir:     globalString(c, "dir"),
 		dbURL:   globalString(c, "database-url"),
+		anyDB:   globalBool(c, "use-url-database"),
 	}
 	if e.ctx == nil {
 		e.ctx = context.Background()
@@ -109,10 +113,11 @@ func (e *env) project() (*manifest.Project, error) {
 // when no URL is given.
 func (e *env) server(p *manifest.Project) (*target.Server, error) {
 	return target.Resolve(e.ctx, target.Options{
-		URL:             e.dbURL,
-		ProjectDir:      e.dir,
-		DefaultDatabase: p.Settings.Database,
-		Logger:          e.log,
+		URL:                e.dbURL,
+		ProjectDir:         e.dir,
+		DefaultDatabase:    p.Settings.Database,
+		AllowOtherDatabase: e.anyDB,
+		Logger:             e.log,
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/splitschema/splitschema/internal/localpg"
+	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -20,7 +21,7 @@ func localCommand() *ucli.Command {
 			{Name: "start", Usage: "start the local cluster (creates it on first use; a no-op when running)", Action: action(runLocalStart)},
 			{Name: "stop", Usage: "stop the local cluster", Action: action(runLocalStop)},
 			{Name: "status", Usage: "say whether the local cluster runs (exit 1 when not)", Action: action(runLocalStatus)},
-			{Name: "url", Usage: "print the admin URL of the local cluster (it holds the password)", Action: action(runLocalURL)},
+			{Name: "url", Usage: "print the admin URL of the local cluster (it holds the password); in a project it names the project's database", Action: action(runLocalURL)},
 			{Name: "psql", Usage: "open psql on the local cluster", ArgsUsage: "[-- psql args]", Action: action(runLocalPsql)},
 		},
 	}
@@ -118,6 +119,15 @@ func runLocalURL(e *env) error {
 	u, err := cl.AdminURL()
 	if err != nil {
 		return err
+	}
+	// In a project, the URL names the project's database, so that
+	// --database-url "$(splitschema local url)" works on it.
+	if st, serr := manifest.LoadSettings(e.dir); serr == nil {
+		srv, err := target.FromURL(u, st.Database)
+		if err != nil {
+			return err
+		}
+		u = srv.URL(st.Database)
 	}
 	return e.emit(localURL{URL: u})
 }

@@ -52,10 +52,19 @@ func TestLocalLifecycle(t *testing.T) {
 
 	code, out, _ := run(t, "--dir", dir, "local", "url")
 	url := strings.TrimSpace(out)
-	if code != 0 || !strings.HasPrefix(url, "postgres://") {
-		t.Fatalf("local url: exit %d, %q", code, out)
+	if code != 0 || !strings.HasPrefix(url, "postgres://") || !strings.Contains(url, "/shop?") {
+		t.Fatalf("local url: exit %d, %q; want a URL of the project's database shop", code, out)
 	}
-	conn, err := pgx.Connect(ctx, url)
+	// shop does not exist yet: the table goes into the maintenance database.
+	connect := func() (*pgx.Conn, error) {
+		cfg, err := pgx.ParseConfig(url)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Database = "postgres"
+		return pgx.ConnectConfig(ctx, cfg)
+	}
+	conn, err := connect()
 	if err != nil {
 		t.Fatalf("connect with the printed url: %v", err)
 	}
@@ -74,7 +83,7 @@ func TestLocalLifecycle(t *testing.T) {
 		t.Errorf("url while stopped: exit %d, want 1", code)
 	}
 	status()
-	conn, err = pgx.Connect(ctx, url)
+	conn, err = connect()
 	if err != nil {
 		t.Fatalf("reconnect after restart: %v", err)
 	}

@@ -65,7 +65,7 @@ func setup(ctx context.Context, cfg Config) (*env, error) {
 	if cfg.DatabaseURL == "" {
 		e.progress("server: PG* variables if set, else an embedded cluster in %s", work)
 	}
-	e.admin, err = target.Resolve(ctx, target.Options{URL: cfg.DatabaseURL, ProjectDir: work, DefaultDatabase: "postgres"})
+	e.admin, err = target.Resolve(ctx, target.Options{URL: cfg.DatabaseURL, ProjectDir: work, DefaultDatabase: "postgres", AllowOtherDatabase: true})
 	if cl, cerr := localpg.New(work, nil); cerr == nil {
 		if _, serr := os.Stat(cl.StateDir()); serr == nil {
 			// Resolve started an embedded cluster there: it goes at the end.

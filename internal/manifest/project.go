@@ -39,14 +39,7 @@ func Load(dir string) (*Project, error) {
 	p := &Project{Dir: dir}
 	var ps problems
 
-	data, err := os.ReadFile(filepath.Join(dir, SettingsFile))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%s: no %s here; run `splitschema init` or pass --dir with a project folder", filepath.Join(dir, SettingsFile), SettingsFile)
-	case err != nil:
-		return nil, fmt.Errorf("read settings: %w", err)
-	}
-	settings, err := ParseSettings(SettingsFile, data)
+	settings, err := LoadSettings(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +86,19 @@ func Load(dir string) (*Project, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// LoadSettings reads and validates dir's splitschema.yaml alone, for
+// commands that need the project's settings but not its services.
+func LoadSettings(dir string) (Settings, error) {
+	data, err := os.ReadFile(filepath.Join(dir, SettingsFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Settings{}, fmt.Errorf("%s: no %s here; run `splitschema init` or pass --dir with a project folder", filepath.Join(dir, SettingsFile), SettingsFile)
+	case err != nil:
+		return Settings{}, fmt.Errorf("read settings: %w", err)
+	}
+	return ParseSettings(SettingsFile, data)
 }
 
 // resolve checks names and links across services and computes Order.

@@ -36,9 +36,43 @@ type Options struct {
 	URL string
 	// ProjectDir holds .splitschema/, the embedded cluster's state.
 	ProjectDir string
-	// DefaultDatabase is used when the URL or PGDATABASE names none.
+	// DefaultDatabase is the project's database (splitschema.yaml
+	// database:); it is used when the URL or PGDATABASE names none.
 	DefaultDatabase string
-	Logger          *slog.Logger
+	// AllowOtherDatabase lets the URL or PGDATABASE name another database
+	// than DefaultDatabase and work on that one. Without it, such a URL is
+	// refused with an *OtherDatabaseError: the URL names the server, the
+	// project names the database.
+	AllowOtherDatabase bool
+	Logger             *slog.Logger
+}
+
+// OtherDatabaseError is returned by Resolve when the URL (or PGDATABASE)
+// names another database than the project's.
+type OtherDatabaseError struct {
+	// Source is "--database-url" or "PGDATABASE".
+	Source string
+	// Named is the database the URL names; Project the project's.
+	Named, Project string
+}
+
+func (e *OtherDatabaseError) Error() string {
+	return fmt.Sprintf("%s names database %q, but the project's database (splitschema.yaml database:) is %q: "+
+		"the URL names the server, the project names the database. "+
+		"Point the URL at /%s (or at no database), or give --use-url-database to work on %q on purpose",
+		e.Source, e.Named, e.Project, e.Project, e.Named)
+}
+
+// checkDatabase applies the one rule for every command: a database named by
+// the URL must be the project's unless o.AllowOtherDatabase.
+func (o Options) checkDatabase(source, named string) (string, error) {
+	switch {
+	case named == "":
+		return o.DefaultDatabase, nil
+	case o.DefaultDatabase == "" || named == o.DefaultDatabase || o.AllowOtherDatabase:
+		return named, nil
+	}
+	return "", &OtherDatabaseError{Source: source, Named: named, Project: o.DefaultDatabase}
 }
 
 // pgEnvVars are the libpq variables that select a server; any of them set
@@ -56,9 +90,9 @@ func Resolve(ctx context.Context, o Options) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--database-url: %s", Redact(err.Error()))
 		}
-		db := databaseInURL(o.URL)
-		if db == "" {
-			db = o.DefaultDatabase
+		db, err := o.checkDatabase("--database-url", databaseInURL(o.URL))
+		if err != nil {
+			return nil, err
 		}
 		return newServer(cfg, db, "--database-url", ""), nil
 	}
@@ -68,9 +102,9 @@ func Resolve(ctx context.Context, o Options) (*Server, error) {
 			if err != nil {
 				return nil, fmt.Errorf("PG* environment: %s", Redact(err.Error()))
 			}
-			db := os.Getenv("PGDATABASE")
-			if db == "" {
-				db = o.DefaultDatabase
+			db, err := o.checkDatabase("PGDATABASE", os.Getenv("PGDATABASE"))
+			if err != nil {
+				return nil, err
 			}
 			return newServer(cfg, db, "PG* environment", ""), nil
 		}
@@ -93,9 +127,10 @@ func Resolve(ctx context.Context, o Options) (*Server, error) {
 	return newServer(cfg, o.DefaultDatabase, "embedded cluster", cl.Binaries().Dir), nil
 }
 
-// FromURL makes a Server from an admin URL, for tests and --target-url.
+// FromURL makes a Server from an admin URL, for tests and --target-url:
+// the database the URL names, if any, is the one worked on.
 func FromURL(rawURL, defaultDatabase string) (*Server, error) {
-	return Resolve(context.Background(), Options{URL: rawURL, DefaultDatabase: defaultDatabase})
+	return Resolve(context.Background(), Options{URL: rawURL, DefaultDatabase: defaultDatabase, AllowOtherDatabase: true})
 }
 
 func newServer(cfg *pgx.ConnConfig, db, source, binDir string) *Server {

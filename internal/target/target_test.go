@@ -1,6 +1,8 @@
 package target
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,44 @@ func TestURLDatabase(t *testing.T) {
 	}
 	if _, err := FromURL("postgres://u:secretpw@h:notaport/db", "x"); err == nil || strings.Contains(err.Error(), "secretpw") {
 		t.Errorf("bad URL error = %v; want an error without the password", err)
+	}
+}
+
+// TestOtherDatabaseRefused: a URL naming another database than the
+// project's is refused unless allowed; the project's own name, or none, is
+// accepted.
+func TestOtherDatabaseRefused(t *testing.T) {
+	ctx := context.Background()
+	o := Options{URL: "postgres://admin:pw@127.0.0.1:5544/postgres?sslmode=disable", DefaultDatabase: "myco"}
+	_, err := Resolve(ctx, o)
+	var oe *OtherDatabaseError
+	if !errors.As(err, &oe) || oe.Named != "postgres" || oe.Project != "myco" {
+		t.Fatalf("Resolve(/postgres) for project myco: err = %v, want an OtherDatabaseError", err)
+	}
+	for _, want := range []string{`"postgres"`, `"myco"`, "/myco", "--use-url-database"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %s", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "pw@") {
+		t.Errorf("error shows the password: %v", err)
+	}
+	o.AllowOtherDatabase = true
+	if s, err := Resolve(ctx, o); err != nil || s.Database != "postgres" {
+		t.Errorf("allowed: database = %v, err = %v; want postgres", s, err)
+	}
+	for _, u := range []string{"postgres://admin:pw@127.0.0.1:5544/myco", "postgres://admin:pw@127.0.0.1:5544", "host=h dbname=myco"} {
+		s, err := Resolve(ctx, Options{URL: u, DefaultDatabase: "myco"})
+		if err != nil || s.Database != "myco" {
+			t.Errorf("Resolve(%s): database = %v, err = %v; want myco", u, s, err)
+		}
+	}
+	if _, err := Resolve(ctx, Options{URL: "host=h dbname=other", DefaultDatabase: "myco"}); !errors.As(err, &oe) {
+		t.Errorf("keyword/value dbname=other: err = %v, want an OtherDatabaseError", err)
+	}
+	t.Setenv("PGHOST", "127.0.0.1")
+	t.Setenv("PGDATABASE", "postgres")
+	if _, err := Resolve(ctx, Options{DefaultDatabase: "myco"}); !errors.As(err, &oe) || oe.Source != "PGDATABASE" {
+		t.Errorf("PGDATABASE=postgres: err = %v, want an OtherDatabaseError from PGDATABASE", err)
 	}
 }
