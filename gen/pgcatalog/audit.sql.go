@@ -201,7 +201,9 @@ SELECT k.conname::text AS name,
        tc.relname::text AS to_table,
        ARRAY(SELECT a.attname::text FROM unnest(k.confkey) AS u(attnum)
              JOIN pg_catalog.pg_attribute AS a ON a.attrelid = k.confrelid AND a.attnum = u.attnum)::text[] AS to_columns,
-       k.convalidated::bool AS validated
+       k.convalidated::bool AS validated,
+       k.confdeltype::text AS on_delete,
+       k.confupdtype::text AS on_update
 FROM pg_catalog.pg_constraint AS k
 JOIN pg_catalog.pg_class AS fc ON fc.oid = k.conrelid
 JOIN pg_catalog.pg_namespace AS fn ON fn.oid = fc.relnamespace
@@ -219,9 +221,12 @@ type AuditForeignKeysRow struct {
 	ToTable    string
 	ToColumns  []string
 	Validated  bool
+	OnDelete   string
+	OnUpdate   string
 }
 
-// Every foreign key between two different schemas, with its columns.
+// Every foreign key between two different schemas, with its columns and its
+// ON DELETE and ON UPDATE actions (pg_constraint's a, r, c, n or d).
 func (q *Queries) AuditForeignKeys(ctx context.Context) ([]AuditForeignKeysRow, error) {
 	rows, err := q.db.Query(ctx, auditForeignKeys)
 	if err != nil {
@@ -239,6 +244,8 @@ func (q *Queries) AuditForeignKeys(ctx context.Context) ([]AuditForeignKeysRow, 
 			&i.ToTable,
 			&i.ToColumns,
 			&i.Validated,
+			&i.OnDelete,
+			&i.OnUpdate,
 		); err != nil {
 			return nil, err
 		}

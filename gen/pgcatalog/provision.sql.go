@@ -306,6 +306,53 @@ func (q *Queries) DefaultPrivileges(ctx context.Context, roles []string) ([]Defa
 	return items, nil
 }
 
+const guardTriggers = `-- name: GuardTriggers :many
+SELECT e.evtname::text AS name,
+       e.evtevent::text AS event,
+       e.evtenabled::text AS enabled,
+       coalesce(e.evtfoid = to_regprocedure('splitschema.guard()'), false)::bool AS calls_guard,
+       coalesce(e.evttags, '{}')::text[] AS tags
+FROM pg_catalog.pg_event_trigger AS e
+WHERE e.evtname LIKE 'splitschema\_%'
+ORDER BY 1
+`
+
+type GuardTriggersRow struct {
+	Name       string
+	Event      string
+	Enabled    string
+	CallsGuard bool
+	Tags       []string
+}
+
+// The event triggers named splitschema_*: the event each fires on, its
+// evtenabled, whether it runs splitschema.guard(), and its tag filter.
+func (q *Queries) GuardTriggers(ctx context.Context) ([]GuardTriggersRow, error) {
+	rows, err := q.db.Query(ctx, guardTriggers)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []GuardTriggersRow
+	for rows.Next() {
+		var i GuardTriggersRow
+		if err := rows.Scan(
+			&i.Name,
+			&i.Event,
+			&i.Enabled,
+			&i.CallsGuard,
+			&i.Tags,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const guardedServices = `-- name: GuardedServices :many
 SELECT schema_name, service, owner_role, app_role
 FROM splitschema.service
@@ -774,26 +821,17 @@ SELECT (to_regnamespace('splitschema') IS NOT NULL)::bool AS has_schema,
        coalesce(pg_get_userbyid((SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'splitschema')), '')::text AS schema_owner,
        (to_regclass('splitschema.service') IS NOT NULL)::bool AS has_table,
        coalesce((SELECT p.prosrc FROM pg_catalog.pg_proc AS p
-                 WHERE p.oid = to_regprocedure('splitschema.guard()')), '')::text AS guard_source,
-       coalesce((SELECT e.evtevent FROM pg_catalog.pg_event_trigger AS e
-                 WHERE e.evtname = 'splitschema_guard'), '')::text AS trigger_event,
-       coalesce((SELECT e.evtenabled FROM pg_catalog.pg_event_trigger AS e
-                 WHERE e.evtname = 'splitschema_guard'), '')::text AS trigger_enabled,
-       coalesce((SELECT e.evtfoid = to_regprocedure('splitschema.guard()') FROM pg_catalog.pg_event_trigger AS e
-                 WHERE e.evtname = 'splitschema_guard'), false)::bool AS trigger_calls_guard
+                 WHERE p.oid = to_regprocedure('splitschema.guard()')), '')::text AS guard_source
 `
 
 type ToolkitRow struct {
-	HasSchema         bool
-	SchemaOwner       string
-	HasTable          bool
-	GuardSource       string
-	TriggerEvent      string
-	TriggerEnabled    string
-	TriggerCallsGuard bool
+	HasSchema   bool
+	SchemaOwner string
+	HasTable    bool
+	GuardSource string
 }
 
-// What of the toolkit schema and the guard exists.
+// What of the toolkit schema and the guard function exists.
 func (q *Queries) Toolkit(ctx context.Context) (ToolkitRow, error) {
 	row := q.db.QueryRow(ctx, toolkit)
 	var i ToolkitRow
@@ -802,9 +840,6 @@ func (q *Queries) Toolkit(ctx context.Context) (ToolkitRow, error) {
 		&i.SchemaOwner,
 		&i.HasTable,
 		&i.GuardSource,
-		&i.TriggerEvent,
-		&i.TriggerEnabled,
-		&i.TriggerCallsGuard,
 	)
 	return i, err
 }

@@ -289,6 +289,10 @@ func (a *auditor) checkForeignKeys(ctx context.Context, q *pgcatalog.Queries) er
 		if from != nil {
 			svc = from
 		}
+		if action := fkAction(k.OnDelete, k.OnUpdate); action != "" {
+			a.add(Error, "foreign_keys", svc.Name, "%s %s: it makes %s change rows of %s, and the triggers on those rows run as the role of %s; a foreign key between services may only be NO ACTION or RESTRICT (the guard refuses new ones): drop it and add it back without the action",
+				desc, action, serviceName(to, k.ToSchema), serviceName(from, k.FromSchema), serviceName(to, k.ToSchema))
+		}
 		switch {
 		case link == nil && from != nil && to != nil:
 			a.add(Error, "foreign_keys", svc.Name, "%s, which service %s declares no link to (%s)", desc, from.Name, from.File)
@@ -316,6 +320,28 @@ func (a *auditor) checkForeignKeys(ctx context.Context, q *pgcatalog.Queries) er
 		}
 	}
 	return nil
+}
+
+// fkAction renders a foreign key's CASCADE, SET NULL or SET DEFAULT actions
+// (pg_constraint's confdeltype and confupdtype), "" when it has none.
+func fkAction(onDelete, onUpdate string) string {
+	names := map[string]string{"c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+	var out []string
+	if n := names[onDelete]; n != "" {
+		out = append(out, "ON DELETE "+n)
+	}
+	if n := names[onUpdate]; n != "" {
+		out = append(out, "ON UPDATE "+n)
+	}
+	return strings.Join(out, " ")
+}
+
+// serviceName names svc, or the schema when it belongs to no service.
+func serviceName(svc *manifest.Service, schema string) string {
+	if svc == nil {
+		return "schema " + schema
+	}
+	return "service " + svc.Name
 }
 
 func subset(xs, of []string) bool {

@@ -131,11 +131,20 @@ type Toolkit struct {
 	HasTable    bool
 	// GuardSource is the body of splitschema.guard(), "" when missing.
 	GuardSource string
-	// TriggerEvent is the event of the splitschema_guard event trigger, ""
-	// when missing; TriggerEnabled its evtenabled (O, D, R or A).
-	TriggerEvent      string
-	TriggerEnabled    string
-	TriggerCallsGuard bool
+	// Triggers are the event triggers named splitschema_*, by name.
+	Triggers map[string]EventTrigger
+}
+
+// EventTrigger is one event trigger of the toolkit.
+type EventTrigger struct {
+	// Event is what it fires on (sql_drop, ddl_command_end, ...).
+	Event string
+	// Enabled is its evtenabled: O, D, R or A.
+	Enabled string
+	// CallsGuard: it runs splitschema.guard().
+	CallsGuard bool
+	// Tags is its WHEN TAG IN filter, empty for none.
+	Tags []string
 }
 
 // Guarded is one row of splitschema.service: a schema the guard protects.

@@ -111,8 +111,14 @@ func ReadCluster(ctx context.Context, db pgcatalog.DBTX) (*Snapshot, error) {
 	}
 	s.Toolkit = Toolkit{
 		HasSchema: tk.HasSchema, SchemaOwner: tk.SchemaOwner, HasTable: tk.HasTable,
-		GuardSource: tk.GuardSource, TriggerEvent: tk.TriggerEvent, TriggerEnabled: tk.TriggerEnabled,
-		TriggerCallsGuard: tk.TriggerCallsGuard,
+		GuardSource: tk.GuardSource, Triggers: map[string]EventTrigger{},
+	}
+	triggers, err := q.GuardTriggers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the guard's event triggers: %w", err)
+	}
+	for _, t := range triggers {
+		s.Toolkit.Triggers[t.Name] = EventTrigger{Event: t.Event, Enabled: t.Enabled, CallsGuard: t.CallsGuard, Tags: t.Tags}
 	}
 	if tk.HasTable {
 		rows, err := q.GuardedServices(ctx)

@@ -132,6 +132,10 @@ func TestLintFixtures(t *testing.T) {
 		{"set_role", false, []want{{Error, CheckRole, "migrations/customers/00003_escape.sql", 2, []string{"changes its role"}}}, 1},
 		{"concurrently_in_tx", false, []want{{Error, CheckTransaction, "migrations/orders/00003_index.sql", 2,
 			[]string{"CONCURRENTLY cannot run inside a transaction", "-- +goose NO TRANSACTION"}}}, 1},
+		{"fk_action", false, []want{
+			{Error, CheckFKAction, "migrations/orders/00003_cascade.sql", 3, []string{"REFERENCES customers.customer ON DELETE CASCADE", "may only be NO ACTION or RESTRICT", "DELETE in customers changes rows of orders"}},
+			{Error, CheckFKAction, "migrations/orders/00003_cascade.sql", 5, []string{"ON UPDATE SET NULL"}},
+		}, -1},
 		{"no_up", false, []want{{Error, CheckParse, "migrations/shipping/00003_oops.sql", 1, []string{"-- +goose Up"}}}, 1},
 	}
 	for _, tc := range cases {

@@ -28,6 +28,7 @@ const (
 	CheckTransaction    = "transaction"     // CONCURRENTLY inside a transaction
 	CheckUndeclaredLink = "undeclared-link" // a REFERENCES no link declares
 	CheckBreaks         = "breaks-dependant"
+	CheckFKAction       = "fk-action" // a cross-service foreign key that cascades
 	CheckLockSafety     = "lock-safety"
 	CheckApply          = "apply"      // a migration failed on the scratch database
 	CheckRoundTrip      = "round-trip" // down to 0 or up again failed

@@ -158,6 +158,16 @@ func (ss *serviceScan) statement(st migrate.Statement) {
 		if ref.Table.Schema == "" || ref.Table.Schema == ss.svc.Schema {
 			continue
 		}
+		for _, a := range fkActions(toks, ref.Pos) {
+			other := ref.Table.Schema
+			if o := ss.p.ServiceBySchema(other); o != nil {
+				other = o.Name
+			}
+			ss.finding(Error, CheckFKAction, st, a.pos,
+				fmt.Sprintf("REFERENCES %s %s: a foreign key to another service may only be NO ACTION or RESTRICT; the guard refuses it", ref.Table, a.action),
+				fmt.Sprintf("with %s, a %s in %s changes rows of %s, and the triggers of %s on those rows run as the role of %s: drop the action (NO ACTION is the default) and have %s clean up its own rows",
+					a.action, a.verb, other, ss.svc.Name, ss.svc.Name, other, ss.svc.Name))
+		}
 		if ss.p.ServiceBySchema(ref.Table.Schema) == nil {
 			ss.finding(Warning, CheckUndeclaredLink, st, ref.Pos,
 				fmt.Sprintf("REFERENCES %s: schema %s belongs to no service of the project", ref.Table, ref.Table.Schema), "")
@@ -440,6 +450,52 @@ func (ss *serviceScan) breaks(st migrate.Statement, pos int, table, col, what st
 				d.service, d.file, ss.svc.Name))
 	}
 	return true
+}
+
+// fkActionAt is a referential action of a REFERENCES clause that another
+// service's DELETE or UPDATE would run.
+type fkActionAt struct {
+	pos    int    // offset of its ON
+	action string // e.g. "ON DELETE CASCADE"
+	verb   string // DELETE or UPDATE
+}
+
+// fkActions finds the ON DELETE / ON UPDATE CASCADE, SET NULL and SET
+// DEFAULT of the REFERENCES clause whose keyword is at offset refPos: the
+// clause runs until a comma or a closing parenthesis at its own depth, or a
+// semicolon.
+func fkActions(toks []sqlscan.Token, refPos int) []fkActionAt {
+	i := 0
+	for i < len(toks) && toks[i].Pos != refPos {
+		i++
+	}
+	var out []fkActionAt
+	depth := 0
+	for i++; i < len(toks); i++ {
+		t := toks[i]
+		switch {
+		case t.IsPunct("("):
+			depth++
+		case t.IsPunct(")"):
+			if depth == 0 {
+				return out
+			}
+			depth--
+		case depth == 0 && (t.IsPunct(",") || t.IsPunct(";")):
+			return out
+		case depth == 0 && t.Is("on") && (word(toks, i+1, "delete") || word(toks, i+1, "update")):
+			verb := strings.ToUpper(toks[i+1].Text)
+			switch {
+			case word(toks, i+2, "cascade"):
+				out = append(out, fkActionAt{t.Pos, "ON " + verb + " CASCADE", verb})
+			case word(toks, i+2, "set") && word(toks, i+3, "null"):
+				out = append(out, fkActionAt{t.Pos, "ON " + verb + " SET NULL", verb})
+			case word(toks, i+2, "set") && word(toks, i+3, "default"):
+				out = append(out, fkActionAt{t.Pos, "ON " + verb + " SET DEFAULT", verb})
+			}
+		}
+	}
+	return out
 }
 
 // describeStatement shortens a statement for a message.

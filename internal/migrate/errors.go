@@ -3,7 +3,6 @@ package migrate
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate/sqlscan"
+	"github.com/splitschema/splitschema/internal/provision"
 )
 
 // Error is one migration that failed: which service, file, line and
@@ -153,10 +153,13 @@ func hintFor(p *manifest.Project, service, stmt string, pgErr *pgconn.PgError, l
 	}
 	switch pgErr.Code {
 	case "42501": // insufficient_privilege
-		if strings.HasPrefix(pgErr.Message, "splitschema guard:") {
+		if ge, ok := provision.AsGuardError(pgErr); ok {
+			if ge.Kind != provision.GuardDrop {
+				return "" // the guard's own hint says what to do
+			}
 			other, file := "the other service", "its file in schemas/"
-			if m := guardOwner.FindStringSubmatch(pgErr.Message); m != nil && p.Service(m[1]) != nil {
-				other, file = m[1], p.Service(m[1]).File
+			if o := p.ServiceBySchema(ge.Schema); o != nil {
+				other, file = o.Name, o.File
 			}
 			return fmt.Sprintf("this would drop an object of %s (such as its foreign key on a column of %s): it breaks %s. Keep what its links reference; to change that, %s first drops its foreign key in a migration of its own and the link from %s",
 				other, service, other, other, file)
@@ -199,9 +202,6 @@ func hintFor(p *manifest.Project, service, stmt string, pgErr *pgconn.PgError, l
 	}
 	return ""
 }
-
-// guardOwner finds the service the guard protected in its message.
-var guardOwner = regexp.MustCompile(`which belongs to service (\w+)`)
 
 func mentionsSchema(msg, schema string) bool {
 	return strings.Contains(msg, "schema "+schema) || strings.Contains(msg, `schema "`+schema+`"`) ||

@@ -2,6 +2,8 @@ package provision
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/splitschema/splitschema/internal/catalog"
 	"github.com/splitschema/splitschema/internal/manifest"
@@ -23,13 +25,15 @@ func GuardProblems(p *manifest.Project, snap *catalog.Snapshot) []string {
 	case tk.GuardSource != toolkit.body:
 		out = append(out, "the guard function splitschema.guard() differs from this version's")
 	}
-	switch triggerStateOf(tk) {
-	case triggerMissing:
-		out = append(out, "the guard's event trigger splitschema_guard is missing: nothing stops a service's DROP ... CASCADE")
-	case triggerChanged:
-		out = append(out, "the event trigger splitschema_guard was changed: it must run splitschema.guard() on sql_drop")
-	case triggerDisabled:
-		out = append(out, "the guard's event trigger splitschema_guard is disabled")
+	for _, gt := range guardTriggers {
+		switch gt.stateIn(tk) {
+		case triggerMissing:
+			out = append(out, fmt.Sprintf("the guard's event trigger %s is missing: %s", gt.name, gt.without))
+		case triggerChanged:
+			out = append(out, fmt.Sprintf("the event trigger %s was changed: it must run splitschema.guard() on %s%s", gt.name, gt.event, gt.tagsSQL()))
+		case triggerDisabled:
+			out = append(out, fmt.Sprintf("the guard's event trigger %s is disabled: %s", gt.name, gt.without))
+		}
 	}
 	have := guardedBySchema(snap)
 	for _, svc := range p.Services {
@@ -54,16 +58,26 @@ const (
 	triggerDisabled
 )
 
-func triggerStateOf(tk catalog.Toolkit) triggerState {
+func (gt guardTrigger) stateIn(tk catalog.Toolkit) triggerState {
+	have, ok := tk.Triggers[gt.name]
+	tags := slices.Sorted(slices.Values(have.Tags))
 	switch {
-	case tk.TriggerEvent == "":
+	case !ok:
 		return triggerMissing
-	case tk.TriggerEvent != "sql_drop" || !tk.TriggerCallsGuard:
+	case have.Event != gt.event || !have.CallsGuard || !slices.Equal(tags, gt.tags):
 		return triggerChanged
-	case tk.TriggerEnabled == "D" || tk.TriggerEnabled == "R":
+	case have.Enabled == "D" || have.Enabled == "R":
 		return triggerDisabled
 	}
 	return triggerOK
+}
+
+// tagsSQL renders the trigger's tag filter for a message.
+func (gt guardTrigger) tagsSQL() string {
+	if len(gt.tags) == 0 {
+		return ""
+	}
+	return " WHEN TAG IN ('" + strings.Join(gt.tags, "', '") + "')"
 }
 
 // guardedRow is the row of splitschema.service the manifest wants for svc.

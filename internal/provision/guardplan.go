@@ -48,14 +48,16 @@ func (pl *planner) planToolkit() {
 	if tk.GuardSource != toolkit.body {
 		guard(Change{phase: phaseGuard, SQL: toolkit.function})
 	}
-	switch triggerStateOf(tk) {
-	case triggerMissing:
-		guard(Change{phase: phaseGuard, SQL: toolkit.trigger})
-	case triggerChanged:
-		guard(Change{phase: phaseGuard, SQL: "DROP EVENT TRIGGER " + ident(GuardTrigger), Note: "the guard's event trigger was changed by hand"})
-		guard(Change{phase: phaseGuard, SQL: toolkit.trigger})
-	case triggerDisabled:
-		guard(Change{phase: phaseGuard, SQL: "ALTER EVENT TRIGGER " + ident(GuardTrigger) + " ENABLE", Note: "the guard was disabled"})
+	for _, gt := range guardTriggers {
+		switch gt.stateIn(tk) {
+		case triggerMissing:
+			guard(Change{phase: phaseGuard, SQL: gt.create})
+		case triggerChanged:
+			guard(Change{phase: phaseGuard, SQL: "DROP EVENT TRIGGER " + ident(gt.name), Note: "the guard's event trigger was changed by hand"})
+			guard(Change{phase: phaseGuard, SQL: gt.create})
+		case triggerDisabled:
+			guard(Change{phase: phaseGuard, SQL: "ALTER EVENT TRIGGER " + ident(gt.name) + " ENABLE", Note: "the guard was disabled"})
+		}
 	}
 }
 

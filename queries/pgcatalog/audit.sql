@@ -115,7 +115,8 @@ WHERE r.rolname = ANY(@roles::text[])
 ORDER BY 1, 2;
 
 -- name: AuditForeignKeys :many
--- Every foreign key between two different schemas, with its columns.
+-- Every foreign key between two different schemas, with its columns and its
+-- ON DELETE and ON UPDATE actions (pg_constraint's a, r, c, n or d).
 SELECT k.conname::text AS name,
        fn.nspname::text AS from_schema,
        fc.relname::text AS from_table,
@@ -123,7 +124,9 @@ SELECT k.conname::text AS name,
        tc.relname::text AS to_table,
        ARRAY(SELECT a.attname::text FROM unnest(k.confkey) AS u(attnum)
              JOIN pg_catalog.pg_attribute AS a ON a.attrelid = k.confrelid AND a.attnum = u.attnum)::text[] AS to_columns,
-       k.convalidated::bool AS validated
+       k.convalidated::bool AS validated,
+       k.confdeltype::text AS on_delete,
+       k.confupdtype::text AS on_update
 FROM pg_catalog.pg_constraint AS k
 JOIN pg_catalog.pg_class AS fc ON fc.oid = k.conrelid
 JOIN pg_catalog.pg_namespace AS fn ON fn.oid = fc.relnamespace

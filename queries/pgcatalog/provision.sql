@@ -192,18 +192,24 @@ WHERE n.nspname = ANY(@schemas::text[]) AND c.relname = ANY(@tables::text[])
 ORDER BY 1, 2, a.attnum;
 
 -- name: Toolkit :one
--- What of the toolkit schema and the guard exists.
+-- What of the toolkit schema and the guard function exists.
 SELECT (to_regnamespace('splitschema') IS NOT NULL)::bool AS has_schema,
        coalesce(pg_get_userbyid((SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'splitschema')), '')::text AS schema_owner,
        (to_regclass('splitschema.service') IS NOT NULL)::bool AS has_table,
        coalesce((SELECT p.prosrc FROM pg_catalog.pg_proc AS p
-                 WHERE p.oid = to_regprocedure('splitschema.guard()')), '')::text AS guard_source,
-       coalesce((SELECT e.evtevent FROM pg_catalog.pg_event_trigger AS e
-                 WHERE e.evtname = 'splitschema_guard'), '')::text AS trigger_event,
-       coalesce((SELECT e.evtenabled FROM pg_catalog.pg_event_trigger AS e
-                 WHERE e.evtname = 'splitschema_guard'), '')::text AS trigger_enabled,
-       coalesce((SELECT e.evtfoid = to_regprocedure('splitschema.guard()') FROM pg_catalog.pg_event_trigger AS e
-                 WHERE e.evtname = 'splitschema_guard'), false)::bool AS trigger_calls_guard;
+                 WHERE p.oid = to_regprocedure('splitschema.guard()')), '')::text AS guard_source;
+
+-- name: GuardTriggers :many
+-- The event triggers named splitschema_*: the event each fires on, its
+-- evtenabled, whether it runs splitschema.guard(), and its tag filter.
+SELECT e.evtname::text AS name,
+       e.evtevent::text AS event,
+       e.evtenabled::text AS enabled,
+       coalesce(e.evtfoid = to_regprocedure('splitschema.guard()'), false)::bool AS calls_guard,
+       coalesce(e.evttags, '{}')::text[] AS tags
+FROM pg_catalog.pg_event_trigger AS e
+WHERE e.evtname LIKE 'splitschema\_%'
+ORDER BY 1;
 
 -- name: GuardedServices :many
 -- The services the guard knows, by schema; only when the toolkit table exists.
