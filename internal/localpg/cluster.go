@@ -57,6 +57,8 @@ type Option func(*options) error
 
 type options struct {
 	runtimeDir string
+	stateDir   string
+	port       int
 	ephemeral  bool
 }
 
@@ -70,6 +72,32 @@ func WithRuntimeDir(dir string) Option {
 			return fmt.Errorf("runtime dir %q is not an absolute path", dir)
 		}
 		o.runtimeDir = filepath.Clean(dir)
+		return nil
+	}
+}
+
+// WithStateDir keeps the state files (port, password, lock) in dir
+// (absolute) instead of <project>/.splitschema/local. With WithRuntimeDir it
+// makes a second cluster of the same project, such as a point-in-time
+// restore beside the project's own.
+func WithStateDir(dir string) Option {
+	return func(o *options) error {
+		if !filepath.IsAbs(dir) {
+			return fmt.Errorf("state dir %q is not an absolute path", dir)
+		}
+		o.stateDir = filepath.Clean(dir)
+		return nil
+	}
+}
+
+// WithPort makes the server listen on port and nowhere else: Start fails
+// when it is taken, instead of picking another.
+func WithPort(port int) Option {
+	return func(o *options) error {
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("port %d is not between 1 and 65535", port)
+		}
+		o.port = port
 		return nil
 	}
 }
@@ -121,6 +149,9 @@ func New(projectDir string, logger *slog.Logger, opts ...Option) (*Cluster, erro
 		projectDir: abs,
 		stateDir:   filepath.Join(abs, ".splitschema", "local"),
 	}
+	if o.stateDir != "" {
+		c.stateDir = o.stateDir
+	}
 	sum := sha256.Sum256([]byte(abs))
 	hash := hex.EncodeToString(sum[:8])
 	switch {
@@ -144,6 +175,29 @@ func (c *Cluster) statePath() string    { return filepath.Join(c.stateDir, "stat
 func (c *Cluster) passwordPath() string { return filepath.Join(c.stateDir, "password") }
 func (c *Cluster) pgpassPath() string   { return filepath.Join(c.stateDir, "pgpass") }
 func (c *Cluster) lockPath() string     { return filepath.Join(c.stateDir, "lock") }
+
+// Home returns the folder that holds data/, run/ and server.log.
+func (c *Cluster) Home() string { return c.home }
+
+// AdoptPassword gives c the admin password of src, whose data directory c's
+// was restored from (a physical copy keeps its roles and their passwords).
+// It does nothing when c has a password already.
+func (c *Cluster) AdoptPassword(src *Cluster) error {
+	if _, err := os.Stat(c.passwordPath()); err == nil {
+		return nil
+	}
+	pw, err := src.password(false)
+	if err != nil {
+		return fmt.Errorf("adopt password: %w", err)
+	}
+	if err := c.prepareState(); err != nil {
+		return fmt.Errorf("adopt password: %w", err)
+	}
+	if err := writeFileAtomic(c.passwordPath(), []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("adopt password: %w", err)
+	}
+	return nil
+}
 
 // Binaries returns the PostgreSQL programs the cluster runs.
 func (c *Cluster) Binaries() Binaries { return c.bins }

@@ -91,7 +91,16 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 
 	port := st.Port
+	if c.opts.port != 0 {
+		port = c.opts.port
+		if !portFree(port) {
+			return fmt.Errorf("port %d is taken: pick another", port)
+		}
+	}
 	for attempt := 1; ; attempt++ {
+		if c.opts.port != 0 && port != c.opts.port {
+			return fmt.Errorf("port %d is taken: pick another", c.opts.port)
+		}
 		if port == 0 || !portFree(port) {
 			old := port
 			if port, err = freePort(); err != nil {

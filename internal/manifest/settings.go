@@ -3,6 +3,8 @@ package manifest
 import (
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,6 +23,18 @@ type Settings struct {
 	LockTimeout time.Duration `json:"lock_timeout"`
 	// Keep is how many complete backups `backup prune` keeps by default.
 	Keep int `json:"keep"`
+	// Window, when set, is the recovery window: prune also keeps every
+	// backup a restore to any time within it needs.
+	Window time.Duration `json:"window,omitempty"`
+	// PITR holds the point-in-time recovery settings.
+	PITR PITRSettings `json:"pitr"`
+}
+
+// PITRSettings configure point-in-time recovery (`splitschema pitr`).
+type PITRSettings struct {
+	// Repo is the pgBackRest repository folder, relative to the project or
+	// absolute; empty puts it beside the embedded cluster's data.
+	Repo string `json:"repo,omitempty"`
 }
 
 // Naming is the pattern of role names: Prefix + service + suffix.
@@ -48,8 +62,12 @@ type settingsDoc struct {
 	Naming      *namingDoc  `yaml:"naming"`
 	LockTimeout *lineString `yaml:"lock_timeout"`
 	Retention   *struct {
-		Keep *int `yaml:"keep"`
+		Keep   *int        `yaml:"keep"`
+		Window *lineString `yaml:"window"`
 	} `yaml:"retention"`
+	PITR *struct {
+		Repo *string `yaml:"repo"`
+	} `yaml:"pitr"`
 }
 
 type namingDoc struct {
@@ -58,7 +76,7 @@ type namingDoc struct {
 	AppSuffix   *string `yaml:"app_suffix"`
 }
 
-const settingsKeys = "database, backups, naming, lock_timeout, retention"
+const settingsKeys = "database, backups, naming, lock_timeout, retention, pitr"
 
 // ParseSettings reads splitschema.yaml; file names it in errors.
 func ParseSettings(file string, data []byte) (Settings, error) {
@@ -100,6 +118,19 @@ func ParseSettings(file string, data []byte) (Settings, error) {
 		s.Keep = *doc.Retention.Keep
 		if s.Keep < 1 {
 			ps.add(file, 0, "retention.keep must be at least 1, got %d", s.Keep)
+		}
+	}
+	if doc.Retention != nil && doc.Retention.Window != nil {
+		d, err := parseWindow(doc.Retention.Window.Value)
+		if err != nil || d <= 0 {
+			ps.add(file, doc.Retention.Window.Line, "retention.window %q is not a positive duration such as 7d or 36h", doc.Retention.Window.Value)
+		} else {
+			s.Window = d
+		}
+	}
+	if doc.PITR != nil && doc.PITR.Repo != nil {
+		if s.PITR.Repo = *doc.PITR.Repo; s.PITR.Repo == "" {
+			ps.add(file, 0, "pitr.repo must name a folder (or be left out)")
 		}
 	}
 	if err := CheckIdentifier("database", s.Database, MaxIdentifierLen); err != nil {
@@ -147,6 +178,18 @@ func (n Naming) OwnerRole(service string) string { return n.Prefix + service + n
 func (n Naming) AppRole(service string) string { return n.Prefix + service + n.AppSuffix }
 
 var namingPart = regexp.MustCompile(`^[a-z0-9_]*$`)
+
+// parseWindow reads a duration such as 36h, or whole days such as 7d.
+func parseWindow(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
+}
 
 // String summarises the settings for logs.
 func (s Settings) String() string {
