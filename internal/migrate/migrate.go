@@ -29,6 +29,11 @@ type Options struct {
 	// declared, so their foreign keys can be created. conn is an admin
 	// connection to the project database. nil uses provision.GrantLinks.
 	GrantLinks func(ctx context.Context, conn *pgx.Conn, p *manifest.Project, service string) error
+	// BeforeService, when set, is called before each selected service's
+	// migrations run (command is "up", "down" or "redo"; versions are its
+	// migration files'); an error stops the run before that service.
+	// Point-in-time recovery names a restore point there.
+	BeforeService func(ctx context.Context, svc *manifest.Service, command string, versions []int64) error
 
 	// files are the migrations Apply already read and checked, by service;
 	// nil makes the run read them.
@@ -177,6 +182,15 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 			}
 			log.Warn("skipped", "service", svc.Name, "because", sr.SkippedBecause)
 			continue
+		}
+		if o.BeforeService != nil && len(files[svc.Name]) > 0 {
+			var versions []int64
+			for _, f := range files[svc.Name] {
+				versions = append(versions, f.Version)
+			}
+			if err := o.BeforeService(ctx, svc, command, versions); err != nil {
+				return nil, err
+			}
 		}
 		if err := runService(ctx, p, srv, svc, files[svc.Name], command, do, sr, log, pk); err != nil {
 			return nil, err
