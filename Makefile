@@ -12,9 +12,11 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cli/splitschema
 
-# Installs Debian's postgresql when no server binaries are found.
+# Installs Debian's postgresql when no server binaries are found, and
+# pgbackrest (point-in-time recovery) when it is missing.
 postgres:
 	@./scripts/ensure-postgres.sh
+	@./scripts/ensure-pgbackrest.sh
 
 # Static checks CI runs: formatting, vet, and that gen/ matches sqlc.
 check:
