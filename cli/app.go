@@ -58,6 +58,7 @@ func commands() []*ucli.Command {
 	cmds = append(cmds, provisionCommands()...)
 	cmds = append(cmds, pipelineCommands()...)
 	cmds = append(cmds, backupCommands()...)
+	cmds = append(cmds, pitrCommand())
 	cmds = append(cmds, demoCommand())
 	return cmds
 }

@@ -43,6 +43,8 @@ func backupCommands() []*ucli.Command {
 				&ucli.StringFlag{Name: "compress", Usage: "pg_dump `SPEC`: a level 0-9, or from pg_dump 16 on METHOD[:DETAIL] (lz4, gzip:1, zstd:3...); default lz4 (16+), else gzip level 1"},
 				&ucli.BoolFlag{Name: "with-role-passwords", Usage: "also save the service roles' password verifiers (never the passwords) in roles.json/roles.sql"},
 				bindir,
+				&ucli.BoolFlag{Name: "physical", Usage: "take a physical backup with pgBackRest instead (needs `splitschema pitr enable`)"},
+				&ucli.StringFlag{Name: "type", Value: "incr", Usage: "physical backup `TYPE`: full, diff or incr"},
 			},
 			Action: action(runBackup),
 			Subcommands: []*ucli.Command{
@@ -86,6 +88,12 @@ func backupCommands() []*ucli.Command {
 				&ucli.StringFlag{Name: "target-db", Usage: "new database `NAME` on the project's server (default: the backed-up database's name)"},
 				&ucli.StringFlag{Name: "target-url", Usage: "admin `URL` of any server; the database it names is created there"},
 				jobs, bindir,
+				&ucli.StringFlag{Name: "to-time", Usage: "point-in-time restore to `TIME` (RFC 3339) into a new cluster, no ID"},
+				&ucli.StringFlag{Name: "to-point", Usage: "point-in-time restore to the restore point `NAME` (splitschema pitr points)"},
+				&ucli.BoolFlag{Name: "to-latest", Usage: "point-in-time restore to the end of the archived WAL"},
+				&ucli.StringFlag{Name: "target-dir", Usage: "folder `DIR` of the point-in-time restore's new cluster (must not exist)"},
+				&ucli.IntFlag{Name: "port", Usage: "`PORT` of the point-in-time restore's new cluster (default: a free one)"},
+				&ucli.StringFlag{Name: "service", Usage: "restore one `SERVICE` only"},
 			},
 			Action: action(runRestore),
 		},
@@ -217,6 +225,9 @@ func (p *progress) done() {
 
 func runBackup(e *env) error {
 	defer e.interruptible()()
+	if e.c.Bool("physical") {
+		return runPhysicalBackup(e)
+	}
 	if err := needArgs(e, 0, "no arguments"); err != nil {
 		return err
 	}
@@ -253,6 +264,7 @@ func runBackup(e *env) error {
 	if err != nil {
 		return err
 	}
+	e.markPoint(p, srv, "backup "+res.ID)
 	return e.emit(res)
 }
 
@@ -268,7 +280,11 @@ func runBackupList(e *env) error {
 	if err != nil {
 		return err
 	}
-	return e.emit(l)
+	phys, err := e.physicalListing(p)
+	if err != nil {
+		return err
+	}
+	return e.emit(listing{Listing: l, Physical: phys})
 }
 
 func runBackupVerify(e *env) error {
@@ -343,11 +359,21 @@ func runBackupPrune(e *env) error {
 	if err != nil {
 		return err
 	}
-	return e.emit(res)
+	phys, err := e.physicalPrune(p, keep)
+	if err != nil {
+		return err
+	}
+	if phys == nil {
+		return e.emit(res)
+	}
+	return e.emit(pruned{PruneResult: res, Physical: phys})
 }
 
 func runRestore(e *env) error {
 	defer e.interruptible()()
+	if e.c.IsSet("to-time") || e.c.IsSet("to-point") || e.c.IsSet("to-latest") {
+		return runPitrRestore(e)
+	}
 	id, err := needID(e)
 	if err != nil {
 		return err

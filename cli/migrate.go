@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
+	"github.com/splitschema/splitschema/internal/pitr"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -83,7 +85,8 @@ func runApply(e *env) error {
 	if err != nil {
 		return err
 	}
-	res, err := migrate.Apply(e.ctx, p, srv, migrate.Options{Log: e.log})
+	e.markPoint(p, srv, "apply "+time.Now().UTC().Format("2006-01-02T15:04:05Z"))
+	res, err := migrate.Apply(e.ctx, p, srv, migrate.Options{Log: e.log, BeforeService: pitr.BeforeMigration(p, srv)})
 	if res != nil {
 		res.Verbose = e.verbose
 	}
@@ -150,7 +153,7 @@ func (e *env) runMigration(migration func(context.Context, *manifest.Project, *t
 	if err != nil {
 		return err
 	}
-	res, err := migration(e.ctx, p, srv, migrate.Options{Service: e.c.String("service"), Log: e.log})
+	res, err := migration(e.ctx, p, srv, migrate.Options{Service: e.c.String("service"), Log: e.log, BeforeService: pitr.BeforeMigration(p, srv)})
 	return emitRun(e, res, err)
 }
 
