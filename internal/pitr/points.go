@@ -16,7 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/splitschema/splitschema/internal/backup/inspect"
+	"github.com/splitschema/splitschema/internal/inspect"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/target"
 )

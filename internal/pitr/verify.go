@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
-	"github.com/splitschema/splitschema/internal/backup/inspect"
+	"github.com/splitschema/splitschema/internal/archive"
+	"github.com/splitschema/splitschema/internal/inspect"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/target"
 	"github.com/splitschema/splitschema/internal/verify"
