@@ -28,6 +28,9 @@ type Server struct {
 	Source string
 	// BinDir, when known, holds the server's own client tools (pg_dump...).
 	BinDir string
+	// tls are the connection's TLS settings (tls.go), passed on exactly to
+	// client tools and service URLs.
+	tls map[string]string
 }
 
 // Options are the inputs Resolve chooses from.
@@ -94,7 +97,7 @@ func Resolve(ctx context.Context, o Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		return newServer(cfg, db, "--database-url", ""), nil
+		return newServer(cfg, o.URL, db, "--database-url", ""), nil
 	}
 	for _, v := range pgEnvVars {
 		if os.Getenv(v) != "" {
@@ -106,7 +109,7 @@ func Resolve(ctx context.Context, o Options) (*Server, error) {
 			if err != nil {
 				return nil, err
 			}
-			return newServer(cfg, db, "PG* environment", ""), nil
+			return newServer(cfg, "", db, "PG* environment", ""), nil
 		}
 	}
 	cl, err := localpg.New(o.ProjectDir, o.Logger)
@@ -124,7 +127,7 @@ func Resolve(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded cluster url: %s", Redact(err.Error()))
 	}
-	return newServer(cfg, o.DefaultDatabase, "embedded cluster", cl.Binaries().Dir), nil
+	return newServer(cfg, admin, o.DefaultDatabase, "embedded cluster", cl.Binaries().Dir), nil
 }
 
 // FromURL makes a Server from an admin URL, for tests and --target-url:
@@ -133,12 +136,14 @@ func FromURL(rawURL, defaultDatabase string) (*Server, error) {
 	return Resolve(context.Background(), Options{URL: rawURL, DefaultDatabase: defaultDatabase, AllowOtherDatabase: true})
 }
 
-func newServer(cfg *pgx.ConnConfig, db, source, binDir string) *Server {
+// newServer makes a Server of cfg, parsed from connString ("" for the
+// environment alone).
+func newServer(cfg *pgx.ConnConfig, connString, db, source, binDir string) *Server {
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = "splitschema"
-	return &Server{config: cfg, Database: db, Source: source, BinDir: binDir}
+	return &Server{config: cfg, Database: db, Source: source, BinDir: binDir, tls: tlsSettings(connString)}
 }
 
 // databaseInURL returns the database a postgres:// URL names, or "".
@@ -196,18 +201,19 @@ func (s *Server) Password() string { return s.config.Password }
 // URL renders an admin URL for database db, password included: it is for
 // programs and files of mode 0600, never for a log line (see Redact).
 func (s *Server) URL(db string) string {
-	return buildURL(s.config.Host, s.config.Port, s.config.User, s.config.Password, db, s.config.TLSConfig != nil)
+	return buildURL(s.config.Host, s.config.Port, s.config.User, s.config.Password, db, s.tlsQuery())
 }
 
 // RoleURL is the URL with which role logs in to the project database
-// (Database) on this server, over the same host, port and TLS setting as
+// (Database) on this server, over the same host, port and TLS settings as
 // the admin: a service's connection URL.
 func (s *Server) RoleURL(role, password string) string {
-	return buildURL(s.config.Host, s.config.Port, role, password, s.Database, s.config.TLSConfig != nil)
+	return buildURL(s.config.Host, s.config.Port, role, password, s.Database, s.tlsQuery())
 }
 
-// buildURL builds a postgres:// URL. tls chooses sslmode=require over disable.
-func buildURL(host string, port uint16, user, password, db string, tls bool) string {
+// buildURL builds a postgres:// URL; over TCP it carries the TLS settings
+// tls.
+func buildURL(host string, port uint16, user, password, db string, tls url.Values) string {
 	u := url.URL{Scheme: "postgres", Path: "/" + db}
 	if password != "" {
 		u.User = url.UserPassword(user, password)
@@ -219,18 +225,16 @@ func buildURL(host string, port uint16, user, password, db string, tls bool) str
 		u.RawQuery = q.Encode()
 	} else {
 		u.Host = fmt.Sprintf("%s:%d", host, port)
-		mode := "disable"
-		if tls {
-			mode = "require"
-		}
-		u.RawQuery = "sslmode=" + mode
+		u.RawQuery = tls.Encode()
 	}
 	return u.String()
 }
 
 // ClientEnv returns the libpq environment that points a client tool
 // (pg_dump, pg_restore, psql) at database db, password included, so that
-// it never appears in argv.
+// it never appears in argv, and the connection's TLS settings exactly:
+// sslmode prefer stays prefer, verify-full stays verify-full with its
+// sslrootcert.
 func (s *Server) ClientEnv(db string) []string {
 	env := []string{
 		"PGHOST=" + s.config.Host,
@@ -242,12 +246,7 @@ func (s *Server) ClientEnv(db string) []string {
 	if s.config.Password != "" {
 		env = append(env, "PGPASSWORD="+s.config.Password)
 	}
-	if s.config.TLSConfig == nil {
-		env = append(env, "PGSSLMODE=disable")
-	} else {
-		env = append(env, "PGSSLMODE=require")
-	}
-	return env
+	return append(env, s.tlsEnv()...)
 }
 
 // ToolEnv is the whole environment to run a client tool on database db

@@ -3,8 +3,12 @@ package target
 import (
 	"context"
 	"errors"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/splitschema/splitschema/internal/pgtest"
 )
 
 func TestRedact(t *testing.T) {
@@ -84,5 +88,63 @@ func TestOtherDatabaseRefused(t *testing.T) {
 	t.Setenv("PGDATABASE", "postgres")
 	if _, err := Resolve(ctx, Options{DefaultDatabase: "myco"}); !errors.As(err, &oe) || oe.Source != "PGDATABASE" {
 		t.Errorf("PGDATABASE=postgres: err = %v, want an OtherDatabaseError from PGDATABASE", err)
+	}
+}
+
+// Client tools get exactly the URL's TLS settings: nothing said is libpq's
+// prefer (not require, which fails on a server without TLS), verify-full
+// stays verify-full with its certificates (not require, which checks
+// nothing).
+func TestToolTLSParity(t *testing.T) {
+	t.Setenv("PGSSLMODE", "")
+	t.Setenv("PGSSLROOTCERT", "")
+	c := pgtest.NewCert(t, t.TempDir())
+	for _, tc := range []struct {
+		url  string
+		want []string
+		not  []string
+	}{
+		{"postgres://u:pw@127.0.0.1:5432/db", []string{"PGSSLMODE=prefer"}, []string{"PGSSLROOTCERT="}},
+		{"postgres://u:pw@127.0.0.1:5432/db?sslmode=disable", []string{"PGSSLMODE=disable"}, nil},
+		{"postgres://u:pw@db.example:5432/db?sslmode=verify-full&sslrootcert=" + c.CA + "&sslcert=" + c.Cert + "&sslkey=" + c.Key,
+			[]string{"PGSSLMODE=verify-full", "PGSSLROOTCERT=" + c.CA, "PGSSLCERT=" + c.Cert, "PGSSLKEY=" + c.Key}, nil},
+		{"host=127.0.0.1 user=u sslmode=verify-ca sslrootcert='" + c.CA + "'", []string{"PGSSLMODE=verify-ca", "PGSSLROOTCERT=" + c.CA}, nil},
+	} {
+		s, err := FromURL(tc.url, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := s.ClientEnv("x")
+		for _, w := range tc.want {
+			if !slices.Contains(env, w) {
+				t.Errorf("%s: client env %v lacks %s", Redact(tc.url), env, w)
+			}
+		}
+		for _, n := range tc.not {
+			for _, kv := range env {
+				if strings.HasPrefix(kv, n) {
+					t.Errorf("%s: client env has %s", Redact(tc.url), kv)
+				}
+			}
+		}
+		// A service's URL carries the same settings.
+		u := s.RoleURL("svc_app", "pw")
+		for _, w := range tc.want {
+			k, v, _ := strings.Cut(w, "=")
+			key := map[string]string{"PGSSLMODE": "sslmode", "PGSSLROOTCERT": "sslrootcert", "PGSSLCERT": "sslcert", "PGSSLKEY": "sslkey"}[k]
+			if !strings.Contains(u, key+"="+url.QueryEscape(v)) {
+				t.Errorf("role URL %s lacks %s=%s", Redact(u), key, v)
+			}
+		}
+	}
+	// Nothing in the URL: the environment's settings, as pgx reads them.
+	t.Setenv("PGSSLMODE", "verify-full")
+	t.Setenv("PGSSLROOTCERT", c.CA)
+	s, err := FromURL("postgres://u@127.0.0.1:5432/db", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env := s.ClientEnv("x"); !slices.Contains(env, "PGSSLMODE=verify-full") || !slices.Contains(env, "PGSSLROOTCERT="+c.CA) {
+		t.Errorf("client env %v, want the environment's verify-full", env)
 	}
 }
