@@ -105,6 +105,8 @@ func newEnv(t *testing.T) (*testEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The admin URL names the maintenance database: the project's is another.
+	srv.Database = p.Settings.Database
 	if _, err := migrate.Apply(ctx, p, srv, migrate.Options{}); err != nil {
 		return nil, fmt.Errorf("apply the shop: %w", err)
 	}

@@ -71,7 +71,10 @@ type RestoreOptions struct {
 	Audit verify.AuditFunc
 	// Ephemeral starts the restored cluster with fsync off (tests).
 	Ephemeral bool
-	Logger    *slog.Logger
+	// NoVerify skips the verification (the RPO benchmark counts rows
+	// itself); the result then says it was not verified.
+	NoVerify bool
+	Logger   *slog.Logger
 	// Progress, when set, is told each step.
 	Progress func(step string)
 }
@@ -97,6 +100,9 @@ type RestoreResult struct {
 	Duration time.Duration `json:"duration_ns"`
 	// Stop is how to stop the restored cluster.
 	Stop string `json:"stop"`
+	// URL is the restored cluster's admin URL of the project database. It
+	// holds the password: never print it.
+	URL string `json:"-"`
 }
 
 // Human renders the result.
@@ -241,8 +247,16 @@ func (s *Setup) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, 
 	if err != nil {
 		return fail(err)
 	}
+	// The admin URL names the maintenance database: the project's is another.
+	srv.Database = s.Project.Settings.Database
 	if err := waitPromoted(ctx, srv, st.LogFile); err != nil {
 		return fail(err)
+	}
+	res.URL = srv.URL(srv.Database)
+	if o.NoVerify {
+		res.Notes = append(res.Notes, "not verified (asked not to)")
+		res.Duration = time.Since(start)
+		return res, nil
 	}
 	progress("verifying")
 	expected, from := s.expectedVersions(ctx, o.Target, point)

@@ -49,6 +49,8 @@ func restoredServer(t *testing.T, e *testEnv, res *RestoreResult) *target.Server
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The admin URL names the maintenance database: the project's is another.
+	srv.Database = e.setup.Project.Settings.Database
 	return srv
 }
 

@@ -88,6 +88,8 @@ func verifyRestored(ctx context.Context, srv *target.Server, p *manifest.Project
 			svc := &m.Services[i]
 			if v, ok := expected[svc.Name]; ok {
 				svc.Version = &v
+				// It had a version table at the target: its schema must be there.
+				svc.SchemaExists = true
 			} else {
 				svc.Version = nil
 			}
