@@ -83,8 +83,9 @@ func backupCommands() []*ucli.Command {
 				"service roles (app roles get the project's passwords unless the backup holds verifiers),\n" +
 				"creates the database, runs pg_restore in parallel and verifies row counts, migration versions,\n" +
 				"foreign keys, broken links and isolation. A restore that fails once the database exists\n" +
-				"renames it <name>_failed_<id>, so nothing half-restored looks whole. Exit status 1 on failure.",
-			Flags: []ucli.Flag{
+				"renames it <name>_failed_<id>, so nothing half-restored looks whole. Exit status 1 on failure.\n\n" +
+				serviceRestoreUsage,
+			Flags: append([]ucli.Flag{
 				&ucli.StringFlag{Name: "target-db", Usage: "new database `NAME` on the project's server (default: the backed-up database's name)"},
 				&ucli.StringFlag{Name: "target-url", Usage: "admin `URL` of any server; the database it names is created there"},
 				jobs, bindir,
@@ -93,8 +94,7 @@ func backupCommands() []*ucli.Command {
 				&ucli.BoolFlag{Name: "to-latest", Usage: "point-in-time restore to the end of the archived WAL"},
 				&ucli.StringFlag{Name: "target-dir", Usage: "folder `DIR` of the point-in-time restore's new cluster (must not exist)"},
 				&ucli.IntFlag{Name: "port", Usage: "`PORT` of the point-in-time restore's new cluster (default: a free one)"},
-				&ucli.StringFlag{Name: "service", Usage: "restore one `SERVICE` only"},
-			},
+			}, serviceRestoreFlags()...),
 			Action: action(runRestore),
 		},
 		{
@@ -377,6 +377,9 @@ func runRestore(e *env) error {
 	id, err := needID(e)
 	if err != nil {
 		return err
+	}
+	if e.c.IsSet("service") || e.c.Bool("in-place") || e.c.Bool("dry-run") {
+		return runServiceRestore(e, id)
 	}
 	if e.c.IsSet("target-db") && e.c.IsSet("target-url") {
 		return usageErr(e.c, errors.New("--target-db and --target-url: give one of them"))

@@ -88,8 +88,28 @@ func Check(ctx context.Context, dir string, m *Manifest, jobs int, done func(int
 	if err != nil {
 		return nil, fmt.Errorf("list backup files: %w", err)
 	}
-	err = forEach(ctx, len(m.Files), jobs, func(i int) error {
-		w := m.Files[i]
+	more, err := CheckFiles(ctx, dir, m.Files, jobs, done)
+	if err != nil {
+		return nil, err
+	}
+	problems = append(problems, more...)
+	slices.SortFunc(problems, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
+	return problems, nil
+}
+
+// CheckFiles compares the files of dir named in files, and only those,
+// with their size and SHA-256: a reader of part of a backup checks what
+// it reads. It returns the problems found, in path order.
+func CheckFiles(ctx context.Context, dir string, files []File, jobs int, done func(int64)) ([]Problem, error) {
+	var problems []Problem
+	var mu sync.Mutex
+	add := func(p Problem) {
+		mu.Lock()
+		problems = append(problems, p)
+		mu.Unlock()
+	}
+	err := forEach(ctx, len(files), jobs, func(i int) error {
+		w := files[i]
 		got, err := hashFile(dir, w.Path, false)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,6 +119,9 @@ type runOptions struct {
 	env []string
 	// started, when set, is called with the process id once it runs.
 	started func(pid int)
+	// stdout, when set, gets the program's standard output; else it is
+	// kept with its standard error for the error message.
+	stdout io.Writer
 }
 
 // runTool runs a client program in its own process group, so that on failure
@@ -132,6 +136,9 @@ func runTool(ctx context.Context, t tool, args []string, o runOptions) error {
 	stderr := &tailBuffer{max: 16 << 10}
 	cmd.Stderr = stderr
 	cmd.Stdout = stderr
+	if o.stdout != nil {
+		cmd.Stdout = o.stdout
+	}
 	started := make(chan error, 1)
 	done := make(chan error, 1)
 	go func() {

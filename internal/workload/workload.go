@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,9 @@ type Config struct {
 	Duration time.Duration
 	// Workers is the number of concurrent writers per service (default 2).
 	Workers int
+	// Only, when set, limits the writers to these services: the others'
+	// rows stay as they are (a service being restored, say).
+	Only []string
 	// Seed makes the choices repeatable; 0 picks one.
 	Seed   uint64
 	Logger *slog.Logger
@@ -96,7 +100,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			p.Close()
 		}
 	}()
-	for _, svc := range Services {
+	services := Services
+	if len(cfg.Only) > 0 {
+		services = nil
+		for _, svc := range Services {
+			if slices.Contains(cfg.Only, svc) {
+				services = append(services, svc)
+			}
+		}
+		if len(services) != len(cfg.Only) {
+			return nil, fmt.Errorf("workload: Only %v names a service that is not one of %v", cfg.Only, Services)
+		}
+	}
+	for _, svc := range services {
 		u, ok := cfg.URLs[svc]
 		if !ok {
 			return nil, fmt.Errorf("workload: no connection URL for service %s", svc)
@@ -128,7 +144,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var wg sync.WaitGroup
 	var fatalOnce sync.Once
 	var fatal error
-	for si, svc := range Services {
+	for si, svc := range services {
 		c := &counters{}
 		counts[svc] = c
 		limit := rate.Inf
@@ -153,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
 	res := &Result{Seconds: elapsed}
-	for _, svc := range Services {
+	for _, svc := range services {
 		c := counts[svc]
 		res.Services = append(res.Services, Stats{
 			Service: svc, Committed: c.committed.Load(), Refused: c.refused.Load(),

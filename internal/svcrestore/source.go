@@ -1,0 +1,73 @@
+package svcrestore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// dataEntries returns the dump ids of the archive's TABLE DATA entries of
+// schemas, from `pg_restore --list` output: lines such as
+// "3402; 0 16890 TABLE DATA customers customer owner".
+func dataEntries(toc string, schemas []string) []int {
+	var ids []int
+	sc := bufio.NewScanner(strings.NewReader(toc))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		id, rest, ok := strings.Cut(line, "; ")
+		if !ok || strings.HasPrefix(line, ";") {
+			continue
+		}
+		_, rest, ok = strings.Cut(rest, " TABLE DATA ")
+		if !ok {
+			continue
+		}
+		for _, s := range schemas {
+			if strings.HasPrefix(rest, s+" ") {
+				if n, err := strconv.Atoi(id); err == nil {
+					ids = append(ids, n)
+				}
+			}
+		}
+	}
+	return ids
+}
+
+// streamInto runs pg_restore with args, its script going straight into
+// the loader: nothing is written to disk.
+func (r *run) streamInto(ctx context.Context, args []string, l *loader) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := r.backup.PgRestore(ctx, args, nil, pw)
+		if err != nil {
+			pw.CloseWithError(err)
+		} else {
+			pw.Close()
+		}
+		done <- err
+	}()
+	lerr := l.load(ctx, pr)
+	if lerr != nil {
+		// Stop pg_restore: nothing reads its output any more.
+		cancel()
+		pr.CloseWithError(lerr)
+	}
+	perr := <-done
+	switch {
+	case lerr != nil && perr != nil && !errors.Is(perr, context.Canceled) && !errors.Is(lerr, perr):
+		return fmt.Errorf("%w (pg_restore: %v)", lerr, perr)
+	case lerr != nil:
+		return lerr
+	case perr != nil:
+		return perr
+	}
+	return nil
+}
