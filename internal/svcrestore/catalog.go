@@ -33,6 +33,8 @@ type table struct {
 	Rows int64
 	// loaded is the number of rows staged.
 	loaded int64
+	// differs: the backup's columns are not the live table's.
+	differs bool
 }
 
 type column struct {

@@ -35,6 +35,7 @@ func (r *Result) Human() string {
 		}
 		b.WriteString(markdownTable(rows, 1))
 	}
+	kept := 0
 	for _, s := range r.Sequences {
 		switch {
 		case s.Advanced && r.Applied:
@@ -42,8 +43,11 @@ func (r *Result) Human() string {
 		case s.Advanced:
 			fmt.Fprintf(&b, "sequence %s would advance from %d to the backup's %d\n", s.Sequence, s.Live, s.Backup)
 		default:
-			fmt.Fprintf(&b, "sequence %s stays at %d (the backup's %d is not ahead: sequences never go back)\n", s.Sequence, s.Live, s.Backup)
+			kept++
 		}
+	}
+	if kept > 0 {
+		fmt.Fprintf(&b, "%d sequence(s) keep their live value: the backup's is not ahead, and a sequence never goes back\n", kept)
 	}
 	if len(r.Links) > 0 {
 		rows := [][]string{{"direction", "link", "broken rows", "sample keys"}}

@@ -58,6 +58,9 @@ type loader struct {
 	seqs   []backupSequence
 	// copying is called when a table's rows start to load.
 	copying func(t *table)
+	// differs is told the tables whose columns are not the live table's:
+	// their rows are skipped, the restore will be refused.
+	differs func(err error)
 }
 
 var setvalLine = regexp.MustCompile(`^SELECT pg_catalog\.setval\('((?:[^']|'')*)', (-?[0-9]+), (true|false)\);$`)
@@ -107,10 +110,13 @@ func (l *loader) copyBlock(ctx context.Context, line string, br *bufio.Reader) e
 	}
 	t := l.tables[schema+"."+name]
 	if t == nil || t.stage == "" {
-		return fmt.Errorf("the backup holds rows of table %s.%s, which the live database does not have: its schema differs from the backup's", schema, name)
+		l.differs(fmt.Errorf("the backup holds rows of table %s.%s, which the live database does not have: the live schema differs from the backup's", schema, name))
+		return skipBlock(br)
 	}
 	if err := checkColumns(t, cols); err != nil {
-		return err
+		t.differs = true
+		l.differs(err)
+		return skipBlock(br)
 	}
 	t.cols = cols
 	if l.copying != nil {
@@ -133,6 +139,12 @@ func (l *loader) copyBlock(ctx context.Context, line string, br *bufio.Reader) e
 	}
 	t.loaded += tag.RowsAffected()
 	return nil
+}
+
+// skipBlock reads the rest of a COPY block.
+func skipBlock(br *bufio.Reader) error {
+	_, err := io.Copy(io.Discard, &copyData{r: br, lineStart: true})
+	return err
 }
 
 // checkColumns refuses a backup whose columns of t are not the live

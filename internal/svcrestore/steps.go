@@ -36,8 +36,12 @@ func (r *run) report(ctx context.Context) error {
 			}
 			want, inManifest := backupRows[t.Name]
 			switch {
-			case !inManifest || t.cols == nil:
+			case !inManifest:
 				refuse("table %s is not in the backup: the live schema differs from the backup's", t.qualified())
+			case t.differs:
+				// Not staged: its columns differ, already said.
+			case t.cols == nil:
+				return fmt.Errorf("the backup's archive holds no rows of %s, its manifest lists the table: the backup is inconsistent. Nothing was changed", t.qualified())
 			case t.loaded != want:
 				return fmt.Errorf("the backup's archive holds %d rows of %s, its manifest says %d: the backup is inconsistent. Nothing was changed", t.loaded, t.qualified(), want)
 			}

@@ -377,7 +377,7 @@ func (r *run) stage(ctx context.Context) error {
 		if r.o.staging != nil {
 			r.o.staging(t.qualified())
 		}
-	}}
+	}, differs: func(err error) { r.res.Refused = append(r.res.Refused, err.Error()) }}
 	args := []string{"--data-only", "--file=-"}
 	for _, s := range schemas {
 		args = append(args, "--schema="+s)
