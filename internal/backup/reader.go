@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/target"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/splitschema/splitschema/internal/backup/archive"
+	"github.com/splitschema/splitschema/internal/archive"
 )
 
 // report checks the staged rows against the manifest and the services'

@@ -17,8 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/backup"
-	"github.com/splitschema/splitschema/internal/backup/archive"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/target"
