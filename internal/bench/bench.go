@@ -45,8 +45,9 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return rep, err
 	}
 	e.progress("machine: %s", rep.machine)
+	var s *shop
 	if cfg.needsShop() {
-		s, err := buildShop(ctx, e)
+		s, err = buildShop(ctx, e)
 		if err != nil {
 			return rep, err
 		}
@@ -69,6 +70,14 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return rep, fmt.Errorf("migrate: %w", err)
 		}
 		rep.rows = append(rep.rows, r)
+	}
+	// Last: it turns WAL archiving on, which would weigh on the others.
+	if cfg.runs(scenarioPITR) {
+		rows, err := benchPITR(ctx, e, s)
+		if err != nil {
+			return rep, fmt.Errorf("pitr: %w", err)
+		}
+		rep.rows = append(rep.rows, rows...)
 	}
 	return rep, nil
 }

@@ -14,10 +14,11 @@ const (
 	scenarioWorkload  = "workload"  // writers' throughput during a backup
 	scenarioProvision = "provision" // provision and plan at 100, 500, 1000 services
 	scenarioMigrate   = "migrate"   // migrate up, 100 services × 5 migrations
+	scenarioPITR      = "pitr"      // physical backup and point-in-time restore against the logical ones, RPO
 )
 
 // scenarios lists every scenario in the order they run.
-var scenarios = []string{scenarioBackup, scenarioRestore, scenarioWorkload, scenarioProvision, scenarioMigrate}
+var scenarios = []string{scenarioBackup, scenarioRestore, scenarioWorkload, scenarioProvision, scenarioMigrate, scenarioPITR}
 
 // Config says what a benchmark run measures, how much and where.
 type Config struct {
@@ -68,7 +69,7 @@ func (c *Config) runs(s string) bool {
 
 // needsShop reports whether a selected scenario works on the shop.
 func (c *Config) needsShop() bool {
-	return c.runs(scenarioBackup) || c.runs(scenarioRestore) || c.runs(scenarioWorkload)
+	return c.runs(scenarioBackup) || c.runs(scenarioRestore) || c.runs(scenarioWorkload) || c.runs(scenarioPITR)
 }
 
 // splitList splits a comma or space separated list, dropping empty items.

@@ -35,6 +35,10 @@ type PITRSettings struct {
 	// Repo is the pgBackRest repository folder, relative to the project or
 	// absolute; empty puts it beside the embedded cluster's data.
 	Repo string `json:"repo,omitempty"`
+	// ArchiveTimeout is the archive_timeout `pitr enable` sets: a
+	// segment is archived at least that often while anything is written,
+	// which bounds what losing the server and its disk can lose.
+	ArchiveTimeout time.Duration `json:"archive_timeout"`
 }
 
 // Naming is the pattern of role names: Prefix + service + suffix.
@@ -53,6 +57,7 @@ func DefaultSettings() Settings {
 		Naming:      Naming{OwnerSuffix: "_owner", AppSuffix: "_app"},
 		LockTimeout: 5 * time.Second,
 		Keep:        7,
+		PITR:        PITRSettings{ArchiveTimeout: time.Minute},
 	}
 }
 
@@ -66,7 +71,8 @@ type settingsDoc struct {
 		Window *lineString `yaml:"window"`
 	} `yaml:"retention"`
 	PITR *struct {
-		Repo *string `yaml:"repo"`
+		Repo           *string     `yaml:"repo"`
+		ArchiveTimeout *lineString `yaml:"archive_timeout"`
 	} `yaml:"pitr"`
 }
 
@@ -131,6 +137,14 @@ func ParseSettings(file string, data []byte) (Settings, error) {
 	if doc.PITR != nil && doc.PITR.Repo != nil {
 		if s.PITR.Repo = *doc.PITR.Repo; s.PITR.Repo == "" {
 			ps.add(file, 0, "pitr.repo must name a folder (or be left out)")
+		}
+	}
+	if doc.PITR != nil && doc.PITR.ArchiveTimeout != nil {
+		d, err := time.ParseDuration(doc.PITR.ArchiveTimeout.Value)
+		if err != nil || d < time.Second || d%time.Second != 0 {
+			ps.add(file, doc.PITR.ArchiveTimeout.Line, "pitr.archive_timeout %q is not a whole number of seconds such as 15s or 1m", doc.PITR.ArchiveTimeout.Value)
+		} else {
+			s.PITR.ArchiveTimeout = d
 		}
 	}
 	if err := CheckIdentifier("database", s.Database, MaxIdentifierLen); err != nil {

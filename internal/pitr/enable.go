@@ -130,9 +130,9 @@ func (s *Setup) configureArchiving(ctx context.Context, res *EnableResult) (bool
 	want := []struct{ name, value string }{
 		{"archive_mode", "on"},
 		{"archive_command", s.ArchiveCommand()},
-		// A quiet cluster still archives a segment a minute: the recovery
-		// point is at most that old.
-		{"archive_timeout", "60s"},
+		// While anything is written, a segment is archived at least this
+		// often: what losing the server and its disk loses is at most that.
+		{"archive_timeout", fmt.Sprintf("%ds", int(s.Project.Settings.PITR.ArchiveTimeout.Seconds()))},
 	}
 	if v, err := show(ctx, conn, "wal_level"); err != nil {
 		return false, err
@@ -145,10 +145,7 @@ func (s *Setup) configureArchiving(ctx context.Context, res *EnableResult) (bool
 		if err != nil {
 			return false, err
 		}
-		if w.name == "archive_timeout" && v != "0" {
-			continue // the user's own setting stays
-		}
-		if v == w.value {
+		if v == w.value || (w.name == "archive_timeout" && sameDuration(v, w.value)) {
 			continue
 		}
 		// ALTER SYSTEM takes no parameters: the value is a quoted literal.
@@ -239,3 +236,12 @@ func show(ctx context.Context, conn *pgx.Conn, name string) (string, error) {
 
 // quoteLiteral quotes s as an SQL string literal (standard_conforming_strings).
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// sameDuration compares two settings in time units, such as "1min" as
+// SHOW prints it and "60s".
+func sameDuration(shown, want string) bool {
+	norm := strings.NewReplacer("min", "m", "ms", "ms")
+	a, err1 := time.ParseDuration(norm.Replace(shown))
+	b, err2 := time.ParseDuration(want)
+	return err1 == nil && err2 == nil && a == b
+}
