@@ -91,10 +91,13 @@ func TestOrderIsDependencyOrder(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	files := shop()
-	files["splitschema.yaml"] = "database: shop\nbackups: /var/backups/shop\nlock_timeout: 750ms\nnaming:\n  prefix: acme_\nretention:\n  keep: 3\n"
+	files["splitschema.yaml"] = "database: shop\nbackups: /var/backups/shop\nlock_timeout: 750ms\nnaming:\n  prefix: acme_\nretention:\n  keep: 3\n  window: 7d\npitr:\n  repo: /srv/pitr\n  archive_timeout: 15s\n"
 	p, err := Load(writeProject(t, files))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if p.Settings.Window != 7*24*time.Hour || p.Settings.PITR.Repo != "/srv/pitr" || p.Settings.PITR.ArchiveTimeout != 15*time.Second {
+		t.Errorf("retention window and pitr settings = %+v", p.Settings)
 	}
 	if got := p.AppRole("orders"); got != "acme_orders_app" {
 		t.Errorf("app role = %s", got)
@@ -164,6 +167,10 @@ func TestBadProjects(t *testing.T) {
 			[]string{"splitschema.yaml:2", `unknown key "databse"`}},
 		{"settings bad timeout", map[string]string{"splitschema.yaml": "lock_timeout: soon\n"},
 			[]string{"splitschema.yaml:1", "not a duration"}},
+		{"settings bad window", map[string]string{"splitschema.yaml": "retention:\n  window: a week\n"},
+			[]string{"splitschema.yaml:2", "retention.window"}},
+		{"settings bad archive timeout", map[string]string{"splitschema.yaml": "pitr:\n  archive_timeout: 500ms\n"},
+			[]string{"splitschema.yaml:2", "pitr.archive_timeout"}},
 		{"settings bad database", map[string]string{"splitschema.yaml": "database: Shop-DB\n"},
 			[]string{"splitschema.yaml", "database"}},
 		{"settings bad prefix", map[string]string{"splitschema.yaml": "naming:\n  prefix: 'x; drop'\n"},
