@@ -599,7 +599,8 @@ SELECT rolname::text AS name,
        rolcanlogin::bool AS rolcanlogin,
        rolreplication::bool AS rolreplication,
        rolbypassrls::bool AS rolbypassrls,
-       rolvaliduntil
+       rolvaliduntil,
+       coalesce(pg_catalog.shobj_description(oid, 'pg_authid'), '')::text AS comment
 FROM pg_catalog.pg_roles
 WHERE rolname !~ '^pg_'
 ORDER BY rolname
@@ -615,6 +616,7 @@ type RolesRow struct {
 	Rolreplication bool
 	Rolbypassrls   bool
 	Rolvaliduntil  pgtype.Timestamptz
+	Comment        string
 }
 
 // Every role of the cluster but the predefined pg_* ones.
@@ -637,6 +639,7 @@ func (q *Queries) Roles(ctx context.Context) ([]RolesRow, error) {
 			&i.Rolreplication,
 			&i.Rolbypassrls,
 			&i.Rolvaliduntil,
+			&i.Comment,
 		); err != nil {
 			return nil, err
 		}

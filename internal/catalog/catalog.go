@@ -47,6 +47,9 @@ type Role struct {
 	BypassRLS   bool
 	// ValidUntil is the password expiry; nil when none or infinity.
 	ValidUntil *time.Time
+	// Comment is the role's comment (COMMENT ON ROLE); splitschema marks
+	// the roles it creates with their project there.
+	Comment string
 }
 
 // Membership says that Member is a member of Role.

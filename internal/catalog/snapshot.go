@@ -96,6 +96,7 @@ func ReadCluster(ctx context.Context, db pgcatalog.DBTX) (*Snapshot, error) {
 			Name: r.Name, Superuser: r.Rolsuper, Inherit: r.Rolinherit, CreateRole: r.Rolcreaterole,
 			CreateDB: r.Rolcreatedb, Login: r.Rolcanlogin, Replication: r.Rolreplication,
 			BypassRLS: r.Rolbypassrls, ValidUntil: validUntil(r.Rolvaliduntil),
+			Comment: r.Comment,
 		}
 	}
 	schemas, err := q.Schemas(ctx)

@@ -12,7 +12,7 @@ type Change struct {
 	// changes (the database, schema public, the guard).
 	Service string `json:"service"`
 	// Action says what kind of change it is: create database, create role,
-	// alter role, password, membership, create schema, grant, revoke,
+	// alter role, mark role, password, membership, create schema, grant, revoke,
 	// default privileges, role setting, guard.
 	Action string `json:"action"`
 	// SQL is the statement as shown; a password shows as '***'.

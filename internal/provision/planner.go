@@ -68,6 +68,7 @@ func (pl *planner) run() {
 	pl.planLinks()
 	for _, svc := range pl.p.OrderedServices() {
 		pl.planRoles(svc)
+		pl.planRoleMarks(svc)
 	}
 	pl.planMemberships()
 	for _, svc := range pl.p.OrderedServices() {

@@ -22,7 +22,8 @@ SELECT rolname::text AS name,
        rolcanlogin::bool AS rolcanlogin,
        rolreplication::bool AS rolreplication,
        rolbypassrls::bool AS rolbypassrls,
-       rolvaliduntil
+       rolvaliduntil,
+       coalesce(pg_catalog.shobj_description(oid, 'pg_authid'), '')::text AS comment
 FROM pg_catalog.pg_roles
 WHERE rolname !~ '^pg_'
 ORDER BY rolname;
