@@ -72,6 +72,9 @@ func migrateCommands() []*ucli.Command {
 			Description: "Creates what is missing (database, roles, schemas, grants, guard), applies every pending\n" +
 				"migration in dependency order, re-syncs the REFERENCES grants of the links, and audits\n" +
 				"isolation. Running it again changes nothing and says so. Exit status 1 on any failure.",
+			Flags: []ucli.Flag{
+				&ucli.BoolFlag{Name: "defer-links", Usage: "skip the check, made before any change, that every link names a table and columns that exist or that the migrations create (for a table the check cannot see created, e.g. in a DO block)"},
+			},
 			Action: action(runApply),
 		},
 	}
@@ -86,7 +89,7 @@ func runApply(e *env) error {
 		return err
 	}
 	e.markPoint(p, srv, "apply "+time.Now().UTC().Format("2006-01-02T15:04:05Z"))
-	res, err := migrate.Apply(e.ctx, p, srv, migrate.Options{Log: e.log, BeforeService: pitr.BeforeMigration(p, srv)})
+	res, err := migrate.Apply(e.ctx, p, srv, migrate.Options{Log: e.log, BeforeService: pitr.BeforeMigration(p, srv), DeferLinks: e.c.Bool("defer-links")})
 	if res != nil {
 		res.Verbose = e.verbose
 	}

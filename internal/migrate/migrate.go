@@ -34,6 +34,11 @@ type Options struct {
 	// migration files'); an error stops the run before that service.
 	// Point-in-time recovery names a restore point there.
 	BeforeService func(ctx context.Context, svc *manifest.Service, command string, versions []int64) error
+	// DeferLinks (Apply only) skips the check, made before any change, that
+	// every link names a table and columns that exist or that the
+	// migrations create; a link the migrations do not create then fails
+	// after provisioning, when its grant is made.
+	DeferLinks bool
 
 	// files are the migrations Apply already read and checked, by service;
 	// nil makes the run read them.

@@ -51,7 +51,9 @@ func Apply(ctx context.Context, p *manifest.Project, srv *target.Server, o Optio
 		return nil, err
 	}
 	o.files = files
-	cs, err := provision.ApplyWith(ctx, p, srv, log, provision.Options{DeferLinks: true})
+	// Links are checked before the first change: each names a table and
+	// columns that exist, or that the migrations about to run create.
+	cs, err := provision.ApplyWith(ctx, p, srv, log, provision.Options{DeferLinks: o.DeferLinks, Creates: Creates(p, files)})
 	if err != nil {
 		return nil, err
 	}

@@ -24,21 +24,28 @@ func (pl *planner) planLinks() {
 			}
 			key := to.Schema + "." + l.Table
 			cols, exists := pl.snap.Columns[key]
-			if !exists {
+			created, willExist := pl.opts.Creates[key]
+			switch {
+			case !exists && pl.opts.Creates != nil && !pl.opts.DeferLinks:
+				if !willExist {
+					pl.problem("%s: link %s: service %s has no table %s and its migrations create none (its tables: %s); fix the link or add the table in a migration of %s",
+						svc.File, l, to.Name, key, strings.Join(pl.tableNames(to.Schema), ", "), to.Name)
+				} else if missing := missingFrom(l.Columns, created); len(missing) > 0 {
+					pl.problem("%s", missingColumnsProblem(svc, l, to.Schema, missing, created))
+				}
+				continue
+			case !exists:
 				if !pl.opts.DeferLinks && pl.hasTables(to.Schema) {
 					pl.problem("%s: link %s: service %s has no table %s (its tables: %s); fix the link or add the table in a migration of %s",
 						svc.File, l, to.Name, key, strings.Join(pl.tableNames(to.Schema), ", "), to.Name)
 				}
 				continue
 			}
-			var missing []string
-			for _, c := range l.Columns {
-				if !slices.Contains(cols, c) {
-					missing = append(missing, c)
-				}
-			}
-			if len(missing) > 0 {
-				if !pl.opts.DeferLinks {
+			if missing := missingFrom(l.Columns, cols); len(missing) > 0 {
+				if stillMissing := missingFrom(missing, created); !pl.opts.DeferLinks && (pl.opts.Creates == nil || len(stillMissing) > 0) {
+					if pl.opts.Creates != nil {
+						missing = stillMissing
+					}
 					pl.problem("%s", missingColumnsProblem(svc, l, to.Schema, missing, cols))
 				}
 				continue
@@ -54,6 +61,17 @@ func (pl *planner) planLinks() {
 			}
 		}
 	}
+}
+
+// missingFrom returns the columns of want that have does not hold.
+func missingFrom(want, have []string) []string {
+	var out []string
+	for _, c := range want {
+		if !slices.Contains(have, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (pl *planner) hasTables(schema string) bool { return len(pl.tableNames(schema)) > 0 }

@@ -32,6 +32,13 @@ type Options struct {
 	// pipeline provisions before it migrates, so a link to a table that a
 	// pending migration creates is not a mistake there.
 	DeferLinks bool
+	// Creates lists the tables and columns the project's migrations create,
+	// "schema.table" -> columns (migrate.Creates). When set, a link to a
+	// table or column that does not exist yet is left to GrantLinks if the
+	// migrations create it, and is an error otherwise, whether or not the
+	// linked service has tables yet: the apply pipeline's check, made
+	// before it changes anything.
+	Creates map[string][]string
 	// NewPasswords names services whose application role gets a newly
 	// generated password (and secrets file) even though it has one.
 	NewPasswords []string
