@@ -21,6 +21,7 @@ func scaffoldCommands() []*ucli.Command {
 				"--dir and is created when missing.",
 			Flags: []ucli.Flag{
 				&ucli.StringFlag{Name: "database", Usage: "the project database `NAME` (default: from the folder's name)"},
+				&ucli.StringFlag{Name: "prefix", Usage: "`PREFIX` of every role name (naming.prefix; default none: roles are <service>_owner, <service>_app); a second project on the same cluster needs one"},
 			},
 			Action: action(runInit),
 		},
@@ -36,6 +37,7 @@ func scaffoldCommands() []*ucli.Command {
 						&ucli.StringSliceFlag{Name: "link", Usage: "a column set of another service this one references, `svc.table(col,...)`; repeat for more"},
 						&ucli.StringFlag{Name: "schema", Usage: "the service's `SCHEMA` (default: NAME)"},
 						&ucli.StringFlag{Name: "description", Usage: "what the service does, in a `SENTENCE`"},
+						&ucli.BoolFlag{Name: "defer-links", Usage: "accept a link to a table or column the linked service's migrations do not create (yet); refused otherwise"},
 					},
 					Action: action(runServiceAdd),
 				},
@@ -56,7 +58,7 @@ func runInit(e *env) error {
 	if len(args) == 1 {
 		dir = args[0]
 	}
-	r, err := scaffold.Init(dir, scaffold.InitOptions{Database: e.c.String("database")})
+	r, err := scaffold.Init(dir, scaffold.InitOptions{Database: e.c.String("database"), Prefix: e.c.String("prefix"), ToolVersion: releaseVersion()})
 	if err != nil {
 		return err
 	}
@@ -76,6 +78,7 @@ func runServiceAdd(e *env) error {
 		Schema:      e.c.String("schema"),
 		Description: e.c.String("description"),
 		Links:       e.c.StringSlice("link"),
+		DeferLinks:  e.c.Bool("defer-links"),
 	})
 	if err != nil {
 		return err

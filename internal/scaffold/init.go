@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,6 +20,17 @@ type InitOptions struct {
 	// Database is the project database; empty derives it from the folder's
 	// name (lower-cased, other characters turned into _), else "app".
 	Database string
+	// Prefix starts every role name of the project (naming.prefix); empty
+	// keeps the names <service>_owner and <service>_app.
+	Prefix string
+	// ToolVersion is the splitschema version the CI workflow installs
+	// (a module version such as v1.2.3); empty installs @latest.
+	ToolVersion string
+}
+
+// workflowData fills workflow.yml.tmpl.
+type workflowData struct {
+	Dir, Version, SqlcVersion string
 }
 
 // Standard layout paths written by Init.
@@ -28,6 +40,10 @@ const (
 	GitignoreFile  = ".gitignore"
 	WorkflowFile   = ".github/workflows/splitschema.yml"
 )
+
+// SqlcVersion is the sqlc the scaffolded project is told to use: the one
+// this repository's go.mod pins as a tool.
+const SqlcVersion = "v1.31.1"
 
 // gitignoreLines are the lines Init makes sure .gitignore holds.
 var gitignoreLines = []string{".splitschema/", "/backups/"}
@@ -49,13 +65,17 @@ func Init(dir string, o InitOptions) (*Result, error) {
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("%s is a file, not a folder", dir)
 	}
+	settings := render("splitschema.yaml.tmpl", struct{ Database, Prefix string }{db, o.Prefix})
+	if _, err := manifest.ParseSettings(manifest.SettingsFile, settings); err != nil {
+		return nil, fmt.Errorf("--prefix %q: %w", o.Prefix, err)
+	}
 	pl := &plan{dir: dir}
-	pl.create(manifest.SettingsFile, render("splitschema.yaml.tmpl", struct{ Database string }{db}))
+	pl.create(manifest.SettingsFile, settings)
 	pl.create(manifest.SchemasDir+"/.gitkeep", nil)
 	pl.create("queries/.gitkeep", nil)
 	pl.create(SqlcSchemasSQL, render("sqlc-schemas.sql.tmpl", nil))
 	pl.create(SqlcFile, render("sqlc.yaml.tmpl", nil))
-	pl.create(WorkflowFile, render("workflow.yml.tmpl", struct{ Dir string }{"."}))
+	pl.create(WorkflowFile, render("workflow.yml.tmpl", workflowData{Dir: ".", Version: cmp.Or(o.ToolVersion, "latest"), SqlcVersion: SqlcVersion}))
 
 	gitignore := filepath.Join(dir, GitignoreFile)
 	old, err := os.ReadFile(gitignore)
@@ -83,6 +103,7 @@ func Init(dir string, o InitOptions) (*Result, error) {
 		Next: []string{
 			"splitschema service add NAME" + cd + " [--link service.table(column)]...   (once per service)",
 			"splitschema apply" + cd + "   (provisions and migrates, on the embedded cluster or --database-url)",
+			"go get -tool github.com/sqlc-dev/sqlc/cmd/sqlc@" + SqlcVersion + "   (once, in your Go module; or install sqlc), then go tool sqlc generate after each service add or query change   (writes gen/<service>/)",
 		},
 	}, nil
 }

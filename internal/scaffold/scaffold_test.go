@@ -107,7 +107,25 @@ func TestInitAndAddServiceGolden(t *testing.T) {
 	}
 	// A link whose column type is not bigint, and one to a table no
 	// migration creates (yet).
-	r, err = AddService(dir, ServiceOptions{Name: "ship_items", Schema: "shipping", Links: []string{"orders.orders(created_at)", "customers.address(id)"}})
+	// A link to a table no migration creates is refused (a typo, most of
+	// the time) and nothing is written; --defer-links accepts it.
+	before := snapshot(t, dir)
+	items := ServiceOptions{Name: "ship_items", Schema: "shipping", Links: []string{"orders.orders(created_at)", "customers.address(id)"}}
+	_, err = AddService(dir, items)
+	var merr *manifest.Error
+	if !errors.As(err, &merr) || !strings.Contains(err.Error(), "link customers.address(id): the migrations of customers create no table address") ||
+		!strings.Contains(err.Error(), "--defer-links") {
+		t.Fatalf("link to an unknown table: err = %v, want a refusal", err)
+	}
+	if after := snapshot(t, dir); len(after) != len(before) {
+		t.Errorf("a refused service add wrote %d files", len(after)-len(before))
+	}
+	_, err = AddService(dir, ServiceOptions{Name: "ship_items", Links: []string{"customers.customers(acount)"}})
+	if err == nil || !strings.Contains(err.Error(), "has no column acount") {
+		t.Errorf("link to an unknown column: err = %v, want a refusal", err)
+	}
+	items.DeferLinks = true
+	r, err = AddService(dir, items)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,10 @@ type ServiceOptions struct {
 	Description string
 	// Links are written service.table(col, ...).
 	Links []string
+	// DeferLinks accepts a link to a table or column that the linked
+	// service's migrations do not create (yet); without it such a link,
+	// a typo most of the time, is refused.
+	DeferLinks bool
 }
 
 // AddService adds a service to the project in dir: schemas/NAME.yaml,
@@ -102,6 +106,9 @@ func AddService(dir string, o ServiceOptions) (*Result, error) {
 	svc := p.Service(o.Name)
 
 	refs, fks, notes := foreignKeys(p, svc)
+	if len(notes) > 0 && !o.DeferLinks {
+		return nil, &manifest.Error{Problems: linkProblems(schemaRel, notes)}
+	}
 	table := o.Name
 	model := camel(singular(o.Name))
 	var refCols, refParams []string
@@ -263,9 +270,9 @@ func foreignKeys(p *manifest.Project, svc *manifest.Service) ([]ref, []fk, []str
 			if !ok {
 				typ = "bigint"
 				if types == nil {
-					notes = append(notes, fmt.Sprintf("the migrations of %s create no table %s (yet): column %s assumes bigint", l.Service, l.Table, name))
+					notes = append(notes, fmt.Sprintf("link %s: the migrations of %s create no table %s (yet): column %s assumes bigint", l, l.Service, l.Table, name))
 				} else {
-					notes = append(notes, fmt.Sprintf("table %s.%s has no column %s in the migrations of %s: column %s assumes bigint", target.Schema, l.Table, c, l.Service, name))
+					notes = append(notes, fmt.Sprintf("link %s: table %s.%s has no column %s in the migrations of %s: column %s assumes bigint", l, target.Schema, l.Table, c, l.Service, name))
 				}
 			}
 			r := ref{Column: name, Type: typ}
@@ -282,27 +289,32 @@ func foreignKeys(p *manifest.Project, svc *manifest.Service) ([]ref, []fk, []str
 	return refs, fks, notes
 }
 
+// linkProblems turns the notes on links to tables or columns no migration
+// creates into problems of the new service file, with what to do.
+func linkProblems(file string, notes []string) []manifest.Problem {
+	var ps []manifest.Problem
+	for _, n := range notes {
+		ps = append(ps, manifest.Problem{File: file, Msg: strings.SplitN(n, ": column ", 2)[0] +
+			"; check the link for a typo, or give --defer-links if a migration still to be written creates it (nothing was written)"})
+	}
+	return ps
+}
+
 // tableColumns returns the column types of schema.table as the service's
-// migrations create it, or nil when they do not.
+// migrations create it (a column added by ALTER TABLE typed bigint), or nil
+// when they do not create it.
 func tableColumns(p *manifest.Project, svc *manifest.Service, table string) map[string]string {
 	files, err := migrate.LoadFiles(p, svc.Name)
 	if err != nil {
 		return nil
 	}
-	var out map[string]string
-	for _, f := range files {
-		for _, st := range f.Up {
-			t, ok := sqlscan.CreateTable(st.SQL)
-			if !ok || t.Name.Name != table || (t.Name.Schema != "" && t.Name.Schema != svc.Schema) {
-				continue
-			}
-			out = map[string]string{}
-			for _, c := range t.Columns {
-				out[c.Name] = c.Type
-			}
+	cols := migrate.TableColumns(svc, files, table)
+	for c, typ := range cols {
+		if typ == "" {
+			cols[c] = "bigint"
 		}
 	}
-	return out
+	return cols
 }
 
 // hasSchemaLine reports whether the sqlc schema list creates schema.
