@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +19,7 @@ func globalFlags() []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.StringFlag{Name: "dir", Value: ".", Usage: "project `DIR` (holds splitschema.yaml and schemas/)"},
 		&ucli.StringFlag{Name: "database-url", EnvVars: []string{"DATABASE_URL"}, Usage: "admin `URL` of the server; the libpq PG* variables are honoured too; default: the embedded local cluster"},
-		&ucli.BoolFlag{Name: "use-url-database", Usage: "work on the database --database-url (or PGDATABASE) names even when it is not the project's `database:` (refused otherwise)"},
+		&ucli.BoolFlag{Name: "use-url-database", Usage: "work on the database --database-url (or PGDATABASE) names even when it is not the project's database (refused otherwise)"},
 		&ucli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout; logs go to stderr"},
 		&ucli.BoolFlag{Name: "verbose", Usage: "log more"},
 	}
@@ -29,15 +30,18 @@ func NewApp() *ucli.App {
 	app := &ucli.App{
 		Name:                 "splitschema",
 		Usage:                "one shared PostgreSQL database, one isolated schema per microservice, one consistent backup",
-		Version:              Version,
+		Version:              readBuildInfo().Version,
 		Flags:                globalFlags(),
 		EnableBashCompletion: true,
-		HideHelpCommand:      true,
 		Commands:             commands(),
 		CommandNotFound: func(c *ucli.Context, name string) {
-			fmt.Fprintf(c.App.ErrWriter, "splitschema: no command %q\n\n", name)
+			msg := fmt.Sprintf("no command %q", name)
+			if s := suggest(c, name); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			fmt.Fprintf(c.App.ErrWriter, "splitschema: %s\n\n", msg)
 			showHelp(c)
-			c.App.Metadata[notFoundKey] = true
+			c.App.Metadata[notFoundKey] = msg
 		},
 		OnUsageError: func(c *ucli.Context, err error, _ bool) error {
 			return usageErr(c, err)
@@ -60,6 +64,7 @@ func commands() []*ucli.Command {
 	cmds = append(cmds, backupCommands()...)
 	cmds = append(cmds, pitrCommand())
 	cmds = append(cmds, demoCommand())
+	cmds = append(cmds, versionCommand(), completionCommand())
 	return cmds
 }
 
@@ -78,6 +83,9 @@ func addGlobalFlags(cmd *ucli.Command) {
 		}
 	}
 	cmd.Flags = append(cmd.Flags, globalFlags()...)
+	if len(cmd.Subcommands) == 0 {
+		cmd.HideHelpCommand = true // no `restore help`: help is --help
+	}
 }
 
 // Main runs the application on args and returns the process exit code:
@@ -85,9 +93,11 @@ func addGlobalFlags(cmd *ucli.Command) {
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := NewApp()
 	app.Reader, app.Writer, app.ErrWriter = stdin, stdout, stderr
+	args = normalizeArgs(app, args)
 	err := app.Run(args)
 	if err == nil {
-		if app.Metadata[notFoundKey] == true {
+		if msg, ok := app.Metadata[notFoundKey].(string); ok {
+			usageJSON(stdout, args, msg)
 			return 2
 		}
 		return 0
@@ -95,6 +105,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "splitschema: %s\n", ue.err)
+		usageJSON(stdout, args, ue.err.Error())
 		return 2
 	}
 	var ec ucli.ExitCoder
@@ -120,7 +131,24 @@ func usageErr(c *ucli.Context, err error) error {
 	return &usageError{err: err}
 }
 
-// notFoundKey marks, in App.Metadata, a run that named no known command.
+// usageJSON prints, when the command line asked for --json, the one JSON
+// document a usage error still owes stdout.
+func usageJSON(stdout io.Writer, args []string, msg string) {
+	for _, a := range args[1:] {
+		if a == "--" {
+			return
+		}
+		if a == "--json" || a == "-json" || a == "--json=true" {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(map[string]any{"ok": false, "usage_error": true, "error": msg})
+			return
+		}
+	}
+}
+
+// notFoundKey marks, in App.Metadata, a run that named no known command;
+// it holds the message.
 const notFoundKey = "command-not-found"
 
 // showHelp prints the usage of the current command on stderr, keeping

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -57,7 +56,6 @@ func backupCommands() []*ucli.Command {
 					Name:      "verify",
 					Usage:     "check every file of a backup against its manifest's size and SHA-256",
 					ArgsUsage: "ID",
-					Before:    interspersed,
 					Flags: []ucli.Flag{
 						&ucli.BoolFlag{Name: "restore-test", Usage: "also restore it into a scratch database, verify that, and drop it"},
 						jobs, bindir,
@@ -78,7 +76,6 @@ func backupCommands() []*ucli.Command {
 			Name:      "restore",
 			Usage:     "restore a backup into a new database, then verify it against the backup",
 			ArgsUsage: "ID",
-			Before:    interspersed,
 			Description: "Checks every file's SHA-256, refuses a target database that exists, creates the missing\n" +
 				"service roles (app roles get the project's passwords unless the backup holds verifiers),\n" +
 				"creates the database, runs pg_restore in parallel and verifies row counts, migration versions,\n" +
@@ -110,55 +107,9 @@ func backupCommands() []*ucli.Command {
 	}
 }
 
-// argsKey holds, in App.Metadata, the positional arguments interspersed
-// found.
-const argsKey = "backup-positional-args"
-
-// interspersed lets flags follow the positional argument, as in
-// `splitschema restore ID --target-db copy`: urfave/cli stops parsing flags
-// at the first argument, so the rest is parsed here with the command's own
-// flags and set on the context before the action runs.
-func interspersed(c *ucli.Context) error {
-	args := c.Args().Slice()
-	fs := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	for _, f := range c.Command.Flags {
-		if err := f.Apply(fs); err != nil {
-			return err
-		}
-	}
-	var positional []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return usageErr(c, err)
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			positional = append(positional, args[0])
-			args = args[1:]
-		}
-	}
-	var setErr error
-	fs.Visit(func(f *flag.Flag) {
-		if err := c.Set(f.Name, f.Value.String()); err != nil && setErr == nil {
-			setErr = usageErr(c, fmt.Errorf("--%s: %w", f.Name, err))
-		}
-	})
-	c.App.Metadata[argsKey] = positional
-	return setErr
-}
-
-// positional returns the command's positional arguments, flags removed.
-func positional(e *env) []string {
-	if a, ok := e.c.App.Metadata[argsKey].([]string); ok {
-		return a
-	}
-	return e.c.Args().Slice()
-}
-
 // needID checks that exactly one positional argument, a backup id, was given.
 func needID(e *env) (string, error) {
-	a := positional(e)
+	a := e.c.Args().Slice()
 	if len(a) != 1 {
 		return "", usageErr(e.c, fmt.Errorf("%s: want one backup ID (`splitschema backup list` shows them), got %d arguments", e.c.Command.FullName(), len(a)))
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -37,7 +38,14 @@ type env struct {
 func action(fn func(e *env) error) ucli.ActionFunc {
 	return func(c *ucli.Context) error {
 		e := newEnv(c)
-		err := fn(e)
+		var err error
+		if strings.TrimSpace(c.Command.ArgsUsage) == "" && c.NArg() > 0 {
+			// A command that takes no argument: `provision users` must not
+			// provision everything.
+			err = usageErr(c, fmt.Errorf("%s takes no arguments, got %q", c.Command.FullName(), c.Args().Slice()))
+		} else {
+			err = fn(e)
+		}
 		if err == nil || errors.Is(err, errReported) {
 			return err
 		}

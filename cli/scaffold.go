@@ -47,10 +47,7 @@ func scaffoldCommands() []*ucli.Command {
 }
 
 func runInit(e *env) error {
-	e, args, err := flagsAfterArgs(e)
-	if err != nil {
-		return err
-	}
+	args := e.c.Args().Slice()
 	if len(args) > 1 {
 		return usageErr(e.c, fmt.Errorf("init: want at most one folder, got %s", strings.Join(args, " ")))
 	}
@@ -66,10 +63,7 @@ func runInit(e *env) error {
 }
 
 func runServiceAdd(e *env) error {
-	e, args, err := flagsAfterArgs(e)
-	if err != nil {
-		return err
-	}
+	args := e.c.Args().Slice()
 	if len(args) != 1 {
 		return usageErr(e.c, fmt.Errorf("service add: want the service NAME, got %d arguments", len(args)))
 	}
@@ -84,55 +78,4 @@ func runServiceAdd(e *env) error {
 		return err
 	}
 	return e.emit(r)
-}
-
-// flagsAfterArgs lets flags follow the positional arguments, as in
-// `service add orders --link customers.customer(id)`: urfave/cli stops
-// parsing flags at the first argument, so the rest is parsed here, set on
-// the context, and the env rebuilt. It returns the env and the positional
-// arguments.
-func flagsAfterArgs(e *env) (*env, []string, error) {
-	args := e.c.Args().Slice()
-	isBool := map[string]bool{}
-	known := map[string]bool{}
-	for _, f := range e.c.Command.Flags {
-		_, b := f.(*ucli.BoolFlag)
-		for _, n := range f.Names() {
-			known[n] = true
-			isBool[n] = b
-		}
-	}
-	var positional []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			positional = append(positional, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			positional = append(positional, a)
-			continue
-		}
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !known[name] {
-			return nil, nil, usageErr(e.c, fmt.Errorf("flag provided but not defined: %s", a))
-		}
-		switch {
-		case isBool[name] && !hasValue:
-			value = "true"
-		case !hasValue:
-			if i+1 >= len(args) {
-				return nil, nil, usageErr(e.c, fmt.Errorf("flag needs an argument: %s", a))
-			}
-			i++
-			value = args[i]
-		}
-		if err := e.c.Set(name, value); err != nil {
-			return nil, nil, usageErr(e.c, fmt.Errorf("%s: %w", a, err))
-		}
-	}
-	if len(positional) == len(args) {
-		return e, args, nil
-	}
-	return newEnv(e.c), positional, nil
 }
