@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -84,6 +85,9 @@ func newEnv(c *ucli.Context) *env {
 	if e.dir == "" {
 		e.dir = "."
 	}
+	if !globalIsSet(c, "dir") {
+		e.dir = findProject(e.dir)
+	}
 	level := slog.LevelInfo
 	if e.verbose {
 		level = slog.LevelDebug
@@ -101,6 +105,34 @@ func globalBool(c *ucli.Context, name string) bool {
 		}
 	}
 	return false
+}
+
+func globalIsSet(c *ucli.Context, name string) bool {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// findProject returns the project folder for a command run without --dir:
+// the nearest of dir and its parents that holds splitschema.yaml, as git
+// finds its repository, so that `local start` in a subfolder uses the
+// project's cluster instead of making a second one. Without one, dir.
+func findProject(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	for d, up := abs, dir; ; d, up = filepath.Dir(d), filepath.Join(up, "..") {
+		if _, err := os.Stat(filepath.Join(d, manifest.SettingsFile)); err == nil {
+			return up
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
 }
 
 func globalString(c *ucli.Context, name string) string {

@@ -22,6 +22,14 @@ func localCommand() *ucli.Command {
 			{Name: "stop", Usage: "stop the local cluster", Action: action(runLocalStop)},
 			{Name: "status", Usage: "say whether the local cluster runs (exit 1 when not)", Action: action(runLocalStatus)},
 			{Name: "url", Usage: "print the admin URL of the local cluster (it holds the password); in a project it names the project's database", Action: action(runLocalURL)},
+			{
+				Name:  "destroy",
+				Usage: "stop the local cluster and delete it, its data included (needs --yes)",
+				Flags: []ucli.Flag{&ucli.BoolFlag{Name: "yes", Usage: "yes, delete the cluster and every database in it"}},
+				Description: "Deletes the data folder, the socket and log, and the state under .splitschema/local. It refuses a\n" +
+					"data folder that does not look like one splitschema made. Backups are not touched.",
+				Action: action(runLocalDestroy),
+			},
 			{Name: "psql", Usage: "open psql on the local cluster", ArgsUsage: "[-- psql args]", Action: action(runLocalPsql)},
 		},
 	}
@@ -96,6 +104,37 @@ func runLocalStatus(e *env) error {
 		return exitFindings()
 	}
 	return nil
+}
+
+func runLocalDestroy(e *env) error {
+	cl, err := e.cluster()
+	if err != nil {
+		return err
+	}
+	st, err := e.localStatus(cl)
+	if err != nil {
+		return err
+	}
+	if !e.c.Bool("yes") {
+		return usageErr(e.c, fmt.Errorf("local destroy deletes the cluster in %s with every database in it: run it again with --yes", st.DataDir))
+	}
+	if err := cl.Destroy(e.ctx); err != nil {
+		return err
+	}
+	return e.emit(localDestroyed{DataDir: st.DataDir, Existed: st.Initialized})
+}
+
+// localDestroyed is what `local destroy` did.
+type localDestroyed struct {
+	DataDir string `json:"data_dir"`
+	Existed bool   `json:"existed"`
+}
+
+func (d localDestroyed) Human() string {
+	if !d.Existed {
+		return fmt.Sprintf("no local cluster here (it would live in %s): nothing to delete\n", d.DataDir)
+	}
+	return fmt.Sprintf("deleted the local cluster (data was in %s)\n", d.DataDir)
 }
 
 type localURL struct {

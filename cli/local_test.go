@@ -101,3 +101,87 @@ func TestLocalLifecycle(t *testing.T) {
 		t.Errorf("psql output = %q", out)
 	}
 }
+
+// TestLocalSubfolderAndDestroy: without --dir, a command run in a subfolder
+// of a project uses the project (as git finds its repository), so `local
+// start` there starts the project's cluster, not a second one. As root, the
+// data stays in the project when the server user can enter it. `local
+// destroy` needs --yes, removes the cluster, and refuses a data folder that
+// splitschema did not make.
+func TestLocalSubfolderAndDestroy(t *testing.T) {
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} { // reachable by the server user
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	project := filepath.Join(base, "proj")
+	sub := filepath.Join(project, "services", "deep")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(project, "splitschema.yaml"), []byte("database: shop\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cl, err := localpg.New(project, nil); err == nil {
+			_ = cl.Destroy(context.Background())
+		}
+	})
+	status := func(args ...string) localpg.Status {
+		t.Helper()
+		code, out, errOut := run(t, append(args, "--json", "local", "status")...)
+		var st localpg.Status
+		if err := json.Unmarshal([]byte(out), &st); err != nil || code > 1 {
+			t.Fatalf("local status %v: exit %d, %v\n%s\n%s", args, code, err, out, errOut)
+		}
+		return st
+	}
+	want := status("--dir", project)
+	if os.Geteuid() == 0 && !strings.HasPrefix(want.DataDir, filepath.Join(project, ".splitschema")+"/") {
+		t.Errorf("as root, data dir = %s, want it inside the project (the postgres user can enter %s)", want.DataDir, project)
+	}
+	t.Chdir(sub)
+	if got := status(); got.DataDir != want.DataDir {
+		t.Fatalf("in a subfolder: data dir = %s, want the project's %s", got.DataDir, want.DataDir)
+	}
+	if code, _, errOut := run(t, "local", "start"); code != 0 {
+		t.Fatalf("local start in a subfolder: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(want.DataDir, "PG_VERSION")); err != nil {
+		t.Fatalf("no cluster at %s after start: %v", want.DataDir, err)
+	}
+	if _, err := os.Stat(filepath.Join(sub, ".splitschema")); err == nil {
+		t.Errorf("local start made a second cluster in the subfolder")
+	}
+	if code, _, errOut := run(t, "local", "destroy"); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Errorf("destroy without --yes: exit %d, stderr %s", code, errOut)
+	}
+	if _, err := os.Stat(want.DataDir); err != nil {
+		t.Fatalf("destroy without --yes removed the data: %v", err)
+	}
+	if code, _, errOut := run(t, "local", "destroy", "--yes"); code != 0 {
+		t.Fatalf("destroy --yes: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(want.DataDir); !os.IsNotExist(err) {
+		t.Errorf("data dir after destroy: %v, want it gone", err)
+	}
+	if st := status(); st.Initialized || st.Running {
+		t.Errorf("status after destroy: %+v", st)
+	}
+
+	// A data folder splitschema did not make is left alone.
+	if err := os.MkdirAll(want.DataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	precious := filepath.Join(want.DataDir, "precious")
+	if err := os.WriteFile(precious, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, "local", "destroy", "--yes"); code != 1 || !strings.Contains(errOut, "does not look like a cluster splitschema made") {
+		t.Errorf("destroy of a foreign folder: exit %d, stderr %s", code, errOut)
+	}
+	if _, err := os.Stat(precious); err != nil {
+		t.Errorf("destroy removed a folder it did not make: %v", err)
+	}
+}

@@ -52,6 +52,9 @@ func runInit(e *env) error {
 		return usageErr(e.c, fmt.Errorf("init: want at most one folder, got %s", strings.Join(args, " ")))
 	}
 	dir := e.dir
+	if !globalIsSet(e.c, "dir") {
+		dir = "." // init makes a project here, whatever project is above
+	}
 	if len(args) == 1 {
 		dir = args[0]
 	}

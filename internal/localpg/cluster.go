@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -158,7 +159,7 @@ func New(projectDir string, logger *slog.Logger, opts ...Option) (*Cluster, erro
 	case o.runtimeDir != "":
 		c.home = o.runtimeDir
 	case c.root:
-		c.home = filepath.Join(RootBaseDir, hash)
+		c.home = rootHome(abs, filepath.Join(RootBaseDir, hash))
 	default:
 		c.home = c.stateDir
 	}
@@ -169,6 +170,30 @@ func New(projectDir string, logger *slog.Logger, opts ...Option) (*Cluster, erro
 		c.socketDir = filepath.Join(os.TempDir(), fmt.Sprintf("splitschema-%d-%s", os.Geteuid(), hash))
 	}
 	return c, nil
+}
+
+// rootHome is where, as root, the server's folders live: in the project
+// (.splitschema/server, owned by the server user) when that user can enter
+// the project folder, else outside (legacy: RootBaseDir/<hash>). A cluster
+// that exists keeps its place; New has no side effect, so the server user
+// is only looked up, not created (without one, the legacy place is used).
+func rootHome(project, legacy string) string {
+	inProject := filepath.Join(project, ".splitschema", "server")
+	if _, err := os.Stat(filepath.Join(legacy, "data")); err == nil {
+		return legacy
+	}
+	if _, err := os.Stat(inProject); err == nil {
+		return inProject
+	}
+	for _, name := range []string{"postgres", ServiceUserName} {
+		if u, err := user.Lookup(name); err == nil {
+			if su, err := toServerUser(u); err == nil && checkReachable(inProject, su) == nil {
+				return inProject
+			}
+			break
+		}
+	}
+	return legacy
 }
 
 func (c *Cluster) statePath() string    { return filepath.Join(c.stateDir, "state.json") }

@@ -376,6 +376,9 @@ func (c *Cluster) Destroy(ctx context.Context) error {
 		defer unlock()
 	}
 	if _, err := os.Stat(c.dataDir); err == nil {
+		if !c.madeByUs() {
+			return fmt.Errorf("destroy cluster: %s does not look like a cluster splitschema made (no PG_VERSION, or its postgresql.conf does not include %s): left alone, remove it yourself if you are sure", c.dataDir, confFile)
+		}
 		c.logger.Info("removing local cluster", "data_dir", c.dataDir)
 	}
 	var errs []error
@@ -401,6 +404,17 @@ func (c *Cluster) Destroy(ctx context.Context) error {
 		return fmt.Errorf("destroy cluster: %w", err)
 	}
 	return nil
+}
+
+// madeByUs reports whether the data directory is one initdb made for
+// splitschema: it has PG_VERSION, and its postgresql.conf includes the
+// file splitschema writes at every start.
+func (c *Cluster) madeByUs() bool {
+	if _, err := os.Stat(filepath.Join(c.dataDir, "PG_VERSION")); err != nil {
+		return false
+	}
+	conf, err := os.ReadFile(filepath.Join(c.dataDir, "postgresql.conf"))
+	return err == nil && strings.Contains(string(conf), "include '"+confFile+"'")
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1.
