@@ -26,6 +26,7 @@ func migrateCommands() []*ucli.Command {
 	to := func(usage string) *ucli.Int64Flag {
 		return &ucli.Int64Flag{Name: "to", Usage: usage}
 	}
+	showRows := &ucli.BoolFlag{Name: "show-row-data", Usage: "show the row values PostgreSQL puts in a failed migration's detail (Failing row contains ...); redacted by default, for CI logs"}
 	return []*ucli.Command{
 		{
 			Name:  "migrate",
@@ -40,6 +41,7 @@ func migrateCommands() []*ucli.Command {
 					Flags: []ucli.Flag{
 						service("only this `SERVICE`"),
 						to("apply up to and including `VERSION` (needs --service)"),
+						showRows,
 					},
 					Action: action(runMigrateUp),
 				},
@@ -48,7 +50,8 @@ func migrateCommands() []*ucli.Command {
 					Usage: "roll back: one migration of --service, or every service to --to VERSION, in reverse dependency order",
 					Flags: []ucli.Flag{
 						service("only this `SERVICE`"),
-						to("roll back to `VERSION` (its migration stays applied; 0 undoes everything)"),
+						to("roll back to `VERSION` (its migration stays applied; 0 undoes everything; without --service, every service)"),
+						showRows,
 					},
 					Action: action(runMigrateDown),
 				},
@@ -61,7 +64,7 @@ func migrateCommands() []*ucli.Command {
 				{
 					Name:   "redo",
 					Usage:  "roll back the latest migration of --service and apply it again",
-					Flags:  []ucli.Flag{service("the `SERVICE` (required)")},
+					Flags:  []ucli.Flag{service("the `SERVICE` (required)"), showRows},
 					Action: action(runMigrateRedo),
 				},
 			},
@@ -73,6 +76,7 @@ func migrateCommands() []*ucli.Command {
 				"migration in dependency order, re-syncs the REFERENCES grants of the links, and audits\n" +
 				"isolation. Running it again changes nothing and says so. Exit status 1 on any failure.",
 			Flags: []ucli.Flag{
+				showRows,
 				&ucli.BoolFlag{Name: "defer-links", Usage: "skip the check, made before any change, that every link names a table and columns that exist or that the migrations create (for a table the check cannot see created, e.g. in a DO block)"},
 			},
 			Action: action(runApply),
@@ -92,6 +96,9 @@ func runApply(e *env) error {
 	res, err := migrate.Apply(e.ctx, p, srv, migrate.Options{Log: e.log, BeforeService: pitr.BeforeMigration(p, srv), DeferLinks: e.c.Bool("defer-links")})
 	if res != nil {
 		res.Verbose = e.verbose
+		if e.c.Bool("show-row-data") {
+			res.Migrate.RevealRowData()
+		}
 	}
 	return emitRun(e, res, err)
 }
@@ -114,7 +121,7 @@ func runMigrateDown(e *env) error {
 			return migrate.DownTo(ctx, p, srv, to, o)
 		})
 	case e.c.String("service") == "":
-		return usageErr(e.c, errors.New("migrate down: name a --service to roll back its latest migration, or give --to 0 to roll every service back"))
+		return usageErr(e.c, errors.New("migrate down: name the --service to roll back (its latest migration, or down to --to VERSION); --to without --service rolls back every service"))
 	}
 	return e.runMigration(migrate.Down)
 }
@@ -157,6 +164,9 @@ func (e *env) runMigration(migration func(context.Context, *manifest.Project, *t
 		return err
 	}
 	res, err := migration(e.ctx, p, srv, migrate.Options{Service: e.c.String("service"), Log: e.log, BeforeService: pitr.BeforeMigration(p, srv)})
+	if e.c.Bool("show-row-data") {
+		res.RevealRowData()
+	}
 	return emitRun(e, res, err)
 }
 

@@ -3,6 +3,7 @@ package migrate
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -35,6 +36,9 @@ type Error struct {
 	// the statements before the failing one stay applied.
 	NoTransaction bool  `json:"no_transaction,omitempty"`
 	Err           error `json:"-"`
+	// rowData is PostgreSQL's detail before the row values in it were
+	// redacted out of Detail (see RevealRowData); "" when none were.
+	rowData string
 }
 
 func (e *Error) Error() string {
@@ -108,6 +112,30 @@ func (e *RunError) Unwrap() []error {
 	return out
 }
 
+// rowValues matches the row values PostgreSQL puts in the detail of a
+// constraint violation: "Failing row contains (...)." and "Key (cols)=(...)
+// already exists." (and is not present, is still referenced, conflicts).
+var rowValues = regexp.MustCompile(`(Failing row contains \().*(\)\.?)$|(\)=\().*(\) (?:already exists|is not present|is still referenced|conflicts with))`)
+
+// redactRowData replaces the row values in a detail with "redacted": a CI
+// log is no place for customers' data.
+func redactRowData(detail string) string {
+	return rowValues.ReplaceAllString(detail, "${1}${3}redacted${2}${4}")
+}
+
+// RevealRowData puts the row values back into the details of the failures
+// of res: for `--show-row-data`.
+func (res *Result) RevealRowData() {
+	if res == nil {
+		return
+	}
+	for _, s := range res.Services {
+		if s.Error != nil && s.Error.rowData != "" {
+			s.Error.Detail = s.Error.rowData
+		}
+	}
+}
+
 // pkResolver returns the primary key columns of schema.table, or nil.
 type pkResolver func(schema, table string) []string
 
@@ -120,7 +148,10 @@ func (e *Error) describe(p *manifest.Project, lockTimeout string, pk pkResolver)
 	}
 	e.Code = pgErr.Code
 	e.Message = pgErr.Severity + ": " + pgErr.Message
-	e.Detail = pgErr.Detail
+	e.Detail = redactRowData(pgErr.Detail)
+	if e.Detail != pgErr.Detail {
+		e.rowData = pgErr.Detail
+	}
 	e.Hint = pgErr.Hint
 	if h := hintFor(p, e.Service, e.Statement, pgErr, lockTimeout, pk); h != "" {
 		e.Hint = h
@@ -183,7 +214,7 @@ func hintFor(p *manifest.Project, service, stmt string, pgErr *pgconn.PgError, l
 		return fmt.Sprintf("the migration waited lock_timeout (%s) for a lock another session holds (a long-running query, transaction or backup) and gave up rather than block every query queued behind it; retry when that session is done, or raise lock_timeout in %s", lockTimeout, manifest.SettingsFile)
 	case "2BP01": // dependent_objects_still_exist
 		if deps := p.Dependants(service); len(deps) > 0 {
-			return fmt.Sprintf("other objects depend on it, such as the foreign keys of %s, which link to %s: roll those services back first (`splitschema migrate down --to 0` runs them in reverse dependency order), or keep the referenced columns", strings.Join(deps, ", "), service)
+			return fmt.Sprintf("other objects depend on it, such as the foreign keys of %s, which link to %s: keep the referenced columns, or first drop those foreign keys in a new migration of %s (never roll back every service for this)", strings.Join(deps, ", "), service, strings.Join(deps, " or "))
 		}
 	case "25001": // active_sql_transaction
 		return "this statement cannot run inside a transaction block: add a `-- +goose NO TRANSACTION` line at the top of the migration"
