@@ -273,7 +273,7 @@ func (e *env) physicalPrune(p *manifest.Project, keep int) (*pitr.PruneResult, e
 }
 
 func runPitrRestore(e *env) error {
-	if len(positional(e)) != 0 {
+	if e.c.NArg() != 0 {
 		return usageErr(e.c, fmt.Errorf("restore --to-time, --to-point and --to-latest take no backup ID"))
 	}
 	var tg pitr.Target
