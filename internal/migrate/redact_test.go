@@ -8,12 +8,12 @@ import (
 
 func TestRedactRowData(t *testing.T) {
 	for in, want := range map[string]string{
-		"Failing row contains (1, null, alice@example.com).":           "Failing row contains (redacted).",
-		"Key (email)=(alice@example.com) already exists.":              "Key (email)=(redacted) already exists.",
-		`Key (customer_id)=(42) is not present in table "customer".`:   `Key (customer_id)=(redacted) is not present in table "customer".`,
-		`Key (id)=(7) is still referenced from table "customer_order".`: `Key (id)=(redacted) is still referenced from table "customer_order".`,
+		"Failing row contains (1, null, alice@example.com).":             "Failing row contains (redacted).",
+		"Key (email)=(alice@example.com) already exists.":                "Key (email)=(redacted) already exists.",
+		`Key (customer_id)=(42) is not present in table "customer".`:     `Key (customer_id)=(redacted) is not present in table "customer".`,
+		`Key (id)=(7) is still referenced from table "customer_order".`:  `Key (id)=(redacted) is still referenced from table "customer_order".`,
 		"Key (a, b)=((x), y) conflicts with existing key (a, b)=(z, w).": "Key (a, b)=(redacted) conflicts with existing key (a, b)=(z, w).",
-		"some other detail (with parens)":                              "some other detail (with parens)",
+		"some other detail (with parens)":                                "some other detail (with parens)",
 	} {
 		if got := redactRowData(in); got != want {
 			t.Errorf("redactRowData(%q) = %q, want %q", in, got, want)
