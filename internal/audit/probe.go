@@ -2,11 +2,11 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // probeName names whatever the probes try to create.
@@ -57,18 +57,12 @@ func (p *prober) try(stmt string) (stmtErr, err error) {
 	return stmtErr, nil
 }
 
-func sqlState(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return pe.Code
-	}
-	return ""
-}
+func sqlState(err error) string { return pgsql.Code(err) }
 
 // timedOut: a lock or statement timeout, the probe proved nothing.
 func timedOut(err error) bool {
 	c := sqlState(err)
-	return c == "55P03" || c == "57014"
+	return c == pgsql.LockNotAvailable || c == pgsql.QueryCanceled
 }
 
 // deny tries stmt, which must fail for lack of privilege (SQLSTATE 42501).
@@ -77,7 +71,7 @@ func (p *prober) deny(check, what, stmt string) error {
 	switch {
 	case ierr != nil:
 		return ierr
-	case sqlState(err) == "42501":
+	case sqlState(err) == pgsql.InsufficientPrivilege:
 	case err == nil:
 		p.a.add(Error, check, p.service, "%s can %s: `%s` went through", p.who, what, stmt)
 	case timedOut(err):

@@ -10,6 +10,7 @@ import (
 
 	"github.com/splitschema/splitschema/gen/pgcatalog"
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/secrets"
 	"github.com/splitschema/splitschema/internal/target"
 )
@@ -227,7 +228,7 @@ func (a *auditor) probeCascades(p *prober, svc *manifest.Service) error {
 			switch {
 			case ierr != nil:
 				return ierr
-			case sqlState(err) == "42501":
+			case sqlState(err) == pgsql.InsufficientPrivilege:
 			case err == nil:
 				a.add(Error, "cascade_drop", svc.Name, "%s can %s through `%s`: the guard did not stop it", p.who, victim, stmt)
 			default:

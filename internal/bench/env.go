@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/splitschema/splitschema/internal/localpg"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -181,7 +182,11 @@ func (e *env) createDatabase(ctx context.Context, db string) error {
 
 // dropDatabase drops db if it exists, ending its sessions.
 func (e *env) dropDatabase(ctx context.Context, db string) error {
-	return e.exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+	v, err := pgsql.ServerVersion(ctx, e.conn)
+	if err != nil {
+		return err
+	}
+	return e.exec(ctx, pgsql.DropDatabase(db, v.Major()))
 }
 
 // dropRoles drops the roles that exist among roles. Their databases must

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/splitschema/splitschema/internal/localpg"
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // machine describes where the benchmark ran.
@@ -30,10 +31,12 @@ type machine struct {
 func describeMachine(ctx context.Context, e *env) (*machine, error) {
 	m := &machine{CPUs: runtime.NumCPU(), Date: time.Now().UTC(), GoVersion: runtime.Version()}
 	m.CPUModel, m.MemoryBytes = readCPUModel(), readMemTotal()
-	var num int
-	if err := e.conn.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('server_version_num')::int").Scan(&m.Server, &num); err != nil {
-		return nil, fmt.Errorf("server version: %w", err)
+	v, err := pgsql.ServerVersion(ctx, e.conn)
+	if err != nil {
+		return nil, err
 	}
+	m.Server = v.Full
+	num := v.Num
 	full, major, err := localpg.ProgramVersion(ctx, e.tool("pg_dump"))
 	if err != nil {
 		return nil, fmt.Errorf("pg_dump: %w", err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -33,7 +34,11 @@ func clearDatabase(ctx context.Context, admin *pgx.Conn, db string) error {
 }
 
 func dropDatabase(ctx context.Context, admin *pgx.Conn, db string) error {
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)"); err != nil {
+	v, err := pgsql.ServerVersion(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("demo: drop database %s: %w", db, err)
+	}
+	if _, err := admin.Exec(ctx, pgsql.DropDatabase(db, v.Major())); err != nil {
 		return fmt.Errorf("demo: drop database %s: %w", db, err)
 	}
 	return nil
@@ -65,5 +70,5 @@ func on(srv *target.Server, db string) *target.Server {
 
 // adminConn connects to the server's maintenance database.
 func adminConn(ctx context.Context, srv *target.Server) (*pgx.Conn, error) {
-	return srv.Connect(ctx, "postgres")
+	return srv.Connect(ctx, pgsql.MaintenanceDB)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -89,12 +90,8 @@ func (s *scratch) drop(ctx context.Context, log *slog.Logger) error {
 	}
 	defer conn.Close(ctx)
 	var errs []error
-	db := pgx.Identifier{s.srv.Database}.Sanitize()
-	drop := "DROP DATABASE IF EXISTS " + db
-	if major, _ := strconv.Atoi(strings.SplitN(conn.PgConn().ParameterStatus("server_version"), ".", 2)[0]); major >= 13 {
-		drop += " WITH (FORCE)"
-	}
-	if _, err := conn.Exec(ctx, drop); err != nil {
+	major, _ := strconv.Atoi(strings.SplitN(conn.PgConn().ParameterStatus("server_version"), ".", 2)[0])
+	if _, err := conn.Exec(ctx, pgsql.DropDatabase(s.srv.Database, major)); err != nil {
 		errs = append(errs, fmt.Errorf("drop scratch database %s: %w", s.srv.Database, err))
 	}
 	rows, err := conn.Query(ctx, "SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname", s.prefix)
@@ -221,9 +218,9 @@ func (r *Report) addMigrationError(s *scratch, check string, e *migrate.Error) {
 	}
 	f.Message = s.unprefix(msg)
 	switch {
-	case e.Code == "42501" && strings.Contains(e.Hint, "without a declared link"):
+	case e.Code == pgsql.InsufficientPrivilege && strings.Contains(e.Hint, "without a declared link"):
 		f.Check = CheckUndeclaredLink
-	case strings.Contains(e.Message, "splitschema guard:") || e.Code == "2BP01" && check == CheckApply:
+	case strings.Contains(e.Message, "splitschema guard:") || e.Code == pgsql.DependentObjectsStillExist && check == CheckApply:
 		f.Check = CheckBreaks
 	}
 	if f.File != "" && check == CheckApply && r.staticErrors[f.File] {

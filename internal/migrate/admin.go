@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -99,5 +100,5 @@ ORDER BY k.ord`, pgx.Identifier{schema, table}.Sanitize())
 // isNoDatabase reports whether a connection failed because the database
 // does not exist.
 func isNoDatabase(err error) bool {
-	return target.IsPgError(err, "3D000")
+	return pgsql.IsCode(err, pgsql.InvalidCatalogName)
 }

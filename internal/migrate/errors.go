@@ -11,6 +11,7 @@ import (
 
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate/sqlscan"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/provision"
 )
 
@@ -183,7 +184,7 @@ func hintFor(p *manifest.Project, service, stmt string, pgErr *pgconn.PgError, l
 		return ""
 	}
 	switch pgErr.Code {
-	case "42501": // insufficient_privilege
+	case pgsql.InsufficientPrivilege: // insufficient_privilege
 		if ge, ok := provision.AsGuardError(pgErr); ok {
 			if ge.Kind != provision.GuardDrop {
 				return "" // the guard's own hint says what to do
@@ -210,21 +211,21 @@ func hintFor(p *manifest.Project, service, stmt string, pgErr *pgconn.PgError, l
 			}
 		}
 		return fmt.Sprintf("migrations of %s run as %s, which may only change schema %s and reference the columns its links declare", service, p.OwnerRole(service), svc.Schema)
-	case "55P03": // lock_not_available
+	case pgsql.LockNotAvailable: // lock_not_available
 		return fmt.Sprintf("the migration waited lock_timeout (%s) for a lock another session holds (a long-running query, transaction or backup) and gave up rather than block every query queued behind it; retry when that session is done, or raise lock_timeout in %s", lockTimeout, manifest.SettingsFile)
-	case "2BP01": // dependent_objects_still_exist
+	case pgsql.DependentObjectsStillExist: // dependent_objects_still_exist
 		if deps := p.Dependants(service); len(deps) > 0 {
 			return fmt.Sprintf("other objects depend on it, such as the foreign keys of %s, which link to %s: keep the referenced columns, or first drop those foreign keys in a new migration of %s (never roll back every service for this)", strings.Join(deps, ", "), service, strings.Join(deps, " or "))
 		}
-	case "25001": // active_sql_transaction
+	case pgsql.ActiveSQLTransaction: // active_sql_transaction
 		return "this statement cannot run inside a transaction block: add a `-- +goose NO TRANSACTION` line at the top of the migration"
-	case "3F000": // invalid_schema_name
+	case pgsql.InvalidSchemaName: // invalid_schema_name
 		for _, dep := range svc.DependsOn() {
 			if d := p.Service(dep); d != nil && mentionsSchema(pgErr.Message, d.Schema) {
 				return fmt.Sprintf("schema %s of service %s does not exist yet: run `splitschema apply` to provision it", d.Schema, dep)
 			}
 		}
-	case "42P01": // undefined_table
+	case pgsql.UndefinedTable: // undefined_table
 		for _, dep := range svc.DependsOn() {
 			if d := p.Service(dep); d != nil && strings.Contains(pgErr.Message, d.Schema+".") {
 				return fmt.Sprintf("the table belongs to %s: migrate %s first (`splitschema migrate up` runs services in dependency order)", dep, dep)

@@ -42,6 +42,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/splitschema/splitschema/internal/localpg"
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // ServerInfo describes the test binary's cluster.
@@ -216,11 +217,7 @@ func NewDatabase(tb testing.TB) string {
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		drop := "DROP DATABASE IF EXISTS " + pgx.Identifier{name}.Sanitize()
-		if s.Binaries.Version >= 13 {
-			drop += " WITH (FORCE)"
-		}
-		if err := s.exec(ctx, drop); err != nil {
+		if err := s.exec(ctx, pgsql.DropDatabase(name, s.Binaries.Version)); err != nil {
 			tb.Errorf("pgtest: drop database %s: %v", name, err)
 		}
 	})
@@ -238,7 +235,7 @@ func (s *ServerInfo) exec(ctx context.Context, sql string) error {
 	for attempt := 1; ; attempt++ {
 		err := s.exec1(ctx, sql)
 		var pgErr *pgconn.PgError
-		if err == nil || attempt == 5 || !errors.As(err, &pgErr) || pgErr.Code != "55006" {
+		if err == nil || attempt == 5 || !errors.As(err, &pgErr) || pgErr.Code != pgsql.ObjectInUse {
 			return err
 		}
 		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)

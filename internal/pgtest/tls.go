@@ -12,12 +12,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // Cert is a certificate authority and a server certificate it signed, as
@@ -165,4 +166,4 @@ func EnableSSL(tb testing.TB, adminURL string) Cert {
 	return dst
 }
 
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func quoteLiteral(s string) string { return pgsql.Literal(s) }

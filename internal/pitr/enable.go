@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // EnableOptions tune Enable.
@@ -234,8 +236,8 @@ func show(ctx context.Context, conn *pgx.Conn, name string) (string, error) {
 	return v, nil
 }
 
-// quoteLiteral quotes s as an SQL string literal (standard_conforming_strings).
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// quoteLiteral quotes s as an SQL string literal (pgsql.Literal).
+func quoteLiteral(s string) string { return pgsql.Literal(s) }
 
 // sameDuration compares two settings in time units, such as "1min" as
 // SHOW prints it and "60s".

@@ -18,6 +18,7 @@ import (
 
 	"github.com/splitschema/splitschema/internal/inspect"
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -98,7 +99,7 @@ func Archiving(ctx context.Context, conn *pgx.Conn) (bool, error) {
 // from the maintenance database, with no versions.
 func Mark(ctx context.Context, p *manifest.Project, srv *target.Server, name string) (*Point, error) {
 	conn, err := srv.Connect(ctx, srv.Database)
-	if target.IsPgError(err, "3D000") {
+	if pgsql.IsCode(err, pgsql.InvalidCatalogName) {
 		conn, err = srv.Connect(ctx, "postgres")
 	}
 	if err != nil {

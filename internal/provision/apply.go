@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/secrets"
 	"github.com/splitschema/splitschema/internal/target"
 )
@@ -135,7 +136,7 @@ func ensureDatabase(ctx context.Context, p *manifest.Project, srv *target.Server
 	log.Info("creating database", "database", srv.Database)
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident(srv.Database))
 	switch {
-	case target.IsPgError(err, "42P04"), target.IsPgError(err, "23505"):
+	case pgsql.IsCode(err, pgsql.DuplicateDatabase, pgsql.UniqueViolation):
 		// duplicate_database, or, when both commit at once, the unique
 		// index on pg_database: a concurrent run made it.
 		return false, nil

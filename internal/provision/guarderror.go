@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // GuardError is an error the guard raised, read from the structured fields
@@ -44,7 +46,7 @@ func (e *GuardError) Unwrap() error { return e.Err }
 // foreign-key rule sets.
 func AsGuardError(err error) (*GuardError, bool) {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || pe.Code != "42501" || !strings.HasPrefix(pe.Message, GuardMessagePrefix) {
+	if !errors.As(err, &pe) || pe.Code != pgsql.InsufficientPrivilege || !strings.HasPrefix(pe.Message, GuardMessagePrefix) {
 		return nil, false
 	}
 	ge := &GuardError{Kind: GuardDrop, Schema: pe.SchemaName, Err: pe}

@@ -22,6 +22,7 @@ import (
 	"github.com/splitschema/splitschema/gen/pgcatalog"
 	"github.com/splitschema/splitschema/internal/catalog"
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -81,7 +82,7 @@ func connectProject(ctx context.Context, srv *target.Server) (conn *pgx.Conn, mi
 	if err == nil {
 		return conn, false, nil
 	}
-	if !target.IsPgError(err, "3D000") { // invalid_catalog_name: no such database
+	if !pgsql.IsCode(err, pgsql.InvalidCatalogName) { // invalid_catalog_name: no such database
 		return nil, false, fmt.Errorf("connect to database %s on %s (%s): %s", srv.Database, srv.Addr(), srv.Source, target.Redact(err.Error()))
 	}
 	conn, err = srv.Connect(ctx, "postgres")

@@ -7,13 +7,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // VersionTable is the table in each service's schema where its migrations
 // are recorded (goose's). The service's application role may read it, to
 // tell which version it runs against, but not change it: the migration
 // history belongs to the owner.
-const VersionTable = "goose_db_version"
+const VersionTable = pgsql.VersionTable
 
 // appVersionTable is what the application role holds on VersionTable.
 const appVersionTable = pSelect

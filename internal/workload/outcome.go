@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // outcome is how one business step ended.
@@ -30,9 +32,9 @@ func classify(err error) (o outcome, retry bool, fatal error) {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
-		case "40001", "40P01": // serialization_failure, deadlock_detected
+		case pgsql.SerializationFailure, pgsql.DeadlockDetected: // serialization_failure, deadlock_detected
 			return refused, true, nil
-		case "23503", "23505", "23514": // foreign key, unique, check violations
+		case pgsql.ForeignKeyViolation, pgsql.UniqueViolation, pgsql.CheckViolation: // foreign key, unique, check violations
 			return refused, false, nil
 		}
 	}
