@@ -42,6 +42,7 @@ import (
 	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/inspect"
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -321,11 +322,11 @@ func (b *run) takeSnapshot(ctx context.Context) error {
 			return fmt.Errorf("begin snapshot transaction: %w", err)
 		}
 		err = lockTables(ctx, b.conn, before, b.o.LockTimeout)
-		if target.IsPgError(err, "55P03") {
+		if pgsql.IsCode(err, pgsql.LockNotAvailable) {
 			b.conn.Exec(context.Background(), "ROLLBACK")
 			return fmt.Errorf("a table stayed locked by DDL (a migration?) for %s; the backup waits for no longer: try again when it is done: %w", b.o.LockTimeout, err)
 		}
-		retry := target.IsPgError(err, "42P01") // dropped since listed
+		retry := pgsql.IsCode(err, pgsql.UndefinedTable) // dropped since listed
 		if err == nil {
 			b.snapshot, err = inspect.ExportSnapshot(ctx, b.conn)
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/inspect"
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // This file holds the catalog reads and writes of backup and restore that
@@ -21,10 +22,11 @@ import (
 // server_version_num.
 func serverVersion(ctx context.Context, q inspect.Querier) (archive.Version, error) {
 	var v archive.Version
-	err := q.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int`).Scan(&v.Full, &v.Num)
+	sv, err := pgsql.ServerVersion(ctx, q)
 	if err != nil {
-		return v, fmt.Errorf("read server version: %w", err)
+		return v, err
 	}
+	v.Full, v.Num = sv.Full, sv.Num
 	v.Major = v.Num / 10000
 	if v.Num < 100000 { // 9.6 is 90600
 		v.Major = v.Num / 100

@@ -17,6 +17,7 @@ import (
 
 	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/secrets"
 	"github.com/splitschema/splitschema/internal/target"
 	"github.com/splitschema/splitschema/internal/verify"
@@ -583,10 +584,8 @@ func suffixed(db, tag, id string) string {
 func dropDatabase(conn *pgx.Conn, db string, serverMajor int, log *slog.Logger) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sql := "DROP DATABASE IF EXISTS " + ident(db)
-	if serverMajor >= 13 {
-		sql += " WITH (FORCE)"
-	} else {
+	sql := pgsql.DropDatabase(db, serverMajor)
+	if serverMajor < 13 {
 		_ = terminateSessions(ctx, conn, db)
 	}
 	if _, err := conn.Exec(ctx, sql); err != nil {

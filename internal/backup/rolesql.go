@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/splitschema/splitschema/internal/archive"
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // The statements that rebuild the saved roles and the database's grants and
@@ -16,20 +15,15 @@ import (
 // pgx.Identifier; values are SQL literals made by quoteLiteral; setting
 // names and privileges are checked against strict patterns first.
 
-func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+func ident(s string) string { return pgsql.Ident(s) }
 
-// quoteLiteral makes an SQL string literal of s, the way libpq's
-// PQescapeLiteral does, so it reads the same whatever
-// standard_conforming_strings is.
+// quoteLiteral makes an SQL string literal of s (pgsql.Literal), refusing
+// a NUL byte, which no text value may hold.
 func quoteLiteral(s string) (string, error) {
 	if strings.ContainsRune(s, 0) {
 		return "", fmt.Errorf("value %q holds a NUL byte", s)
 	}
-	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
-	if strings.Contains(s, `\`) {
-		q = "E" + strings.ReplaceAll(q, `\`, `\\`)
-	}
-	return q, nil
+	return pgsql.Literal(s), nil
 }
 
 // createRoleSQL creates role r with its attributes and, when not empty,

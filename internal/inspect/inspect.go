@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/splitschema/splitschema/internal/archive"
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // Querier is a connection or a transaction.
@@ -25,7 +26,7 @@ type Querier interface {
 }
 
 // VersionTable is the goose version table each service keeps in its schema.
-const VersionTable = "goose_db_version"
+const VersionTable = pgsql.VersionTable
 
 // TableName is a schema-qualified table.
 type TableName struct{ Schema, Table string }

@@ -5,7 +5,6 @@ package target
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -13,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/splitschema/splitschema/internal/localpg"
 )
@@ -260,10 +258,4 @@ func (s *Server) ToolEnv(db string) []string {
 		}
 	}
 	return append(env, s.ClientEnv(db)...)
-}
-
-// IsPgError reports whether err is a PostgreSQL error with the given SQLSTATE.
-func IsPgError(err error, code string) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == code
 }
