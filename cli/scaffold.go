@@ -2,11 +2,15 @@ package cli
 
 import (
 	"fmt"
+	"path"
+	"path/filepath"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/scaffold"
+	"github.com/splitschema/splitschema/internal/secrets"
 )
 
 func scaffoldCommands() []*ucli.Command {
@@ -40,6 +44,20 @@ func scaffoldCommands() []*ucli.Command {
 						&ucli.BoolFlag{Name: "defer-links", Usage: "accept a link to a table or column the linked service's migrations do not create (yet); refused otherwise"},
 					},
 					Action: action(runServiceAdd),
+				},
+				{
+					Name:      "remove",
+					Usage:     "remove a service: its schema with its data, its roles and its files (plan first; --yes does it)",
+					ArgsUsage: "NAME",
+					Description: "Without --yes, prints the SQL it would run on the project database (in one transaction: the\n" +
+						"guard's row, DROP SCHEMA ... CASCADE, DROP OWNED BY and DROP ROLE for its roles), how many rows go\n" +
+						"with the schema, and the files it would delete (schemas/NAME.yaml, migrations/NAME/, queries/NAME/,\n" +
+						"gen/NAME/, its secrets file), and changes nothing. Refused while another service links to it, or\n" +
+						"when one of its roles belongs to another project. Take a backup first.",
+					Flags: []ucli.Flag{
+						&ucli.BoolFlag{Name: "yes", Usage: "run the SQL and delete the files"},
+					},
+					Action: action(runServiceRemove),
 				},
 			},
 		},
@@ -81,4 +99,71 @@ func runServiceAdd(e *env) error {
 		return err
 	}
 	return e.emit(r)
+}
+
+// serviceRemoval is what `service remove` printed or did.
+type serviceRemoval struct {
+	Done     bool               `json:"done"`
+	Database *provision.Removal `json:"database"`
+	Files    *scaffold.Result   `json:"files"`
+}
+
+func (r serviceRemoval) Human() string {
+	var b strings.Builder
+	db := r.Database
+	switch {
+	case db.DatabaseMissing:
+		fmt.Fprintf(&b, "database %s does not exist: nothing to drop\n", db.Database)
+	case len(db.SQL) == 0:
+		fmt.Fprintf(&b, "database %s holds nothing of %s\n", db.Database, db.Service)
+	default:
+		verb := "would run"
+		if r.Done {
+			verb = "ran"
+		}
+		rows := fmt.Sprintf("%d rows", db.Rows)
+		if db.Rows < 0 {
+			rows = "rows not counted (no read access)"
+		}
+		fmt.Fprintf(&b, "on database %s, in one transaction, %s (schema data: %s):\n", db.Database, verb, rows)
+		for _, q := range db.SQL {
+			fmt.Fprintf(&b, "  %s;\n", q)
+		}
+	}
+	b.WriteString(r.Files.Human())
+	if !r.Done {
+		b.WriteString("nothing was changed: run again with --yes to do it (take a backup first)\n")
+	}
+	return b.String()
+}
+
+func runServiceRemove(e *env) error {
+	args := e.c.Args().Slice()
+	if len(args) != 1 {
+		return usageErr(e.c, fmt.Errorf("service remove: want the service NAME, got %d arguments", len(args)))
+	}
+	name := args[0]
+	yes := e.c.Bool("yes")
+	p, srv, err := e.projectServer()
+	if err != nil {
+		return err
+	}
+	rm, err := provision.PlanRemoval(e.ctx, p, srv, name)
+	if err != nil {
+		return err
+	}
+	secretsFile := path.Join(filepath.ToSlash(secrets.Dir), name+".env")
+	files, err := scaffold.RemoveService(e.dir, name, secretsFile, true)
+	if err != nil {
+		return err
+	}
+	if yes {
+		if err := rm.Apply(e.ctx, srv); err != nil {
+			return err
+		}
+		if files, err = scaffold.RemoveService(e.dir, name, secretsFile, false); err != nil {
+			return fmt.Errorf("the database part is done, the files are not: %w", err)
+		}
+	}
+	return e.emit(serviceRemoval{Done: yes, Database: rm, Files: files})
 }

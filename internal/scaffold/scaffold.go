@@ -31,6 +31,9 @@ const (
 	// Updated: an existing file got lines appended (sqlc.yaml,
 	// sqlc-schemas.sql, .gitignore); nothing in it was changed.
 	Updated Action = "updated"
+	// Deleted: service remove deleted it; ToDelete: it would (its plan).
+	Deleted  Action = "deleted"
+	ToDelete Action = "to delete"
 )
 
 // FileResult is one file written.
