@@ -59,7 +59,7 @@ func runDemo(e *env) error {
 		return err
 	}
 	// The demo works in databases of its own: the URL only names the server.
-	srv, err := target.Resolve(e.ctx, target.Options{URL: e.dbURL, ProjectDir: e.dir, DefaultDatabase: demo.Database, AllowOtherDatabase: true, Logger: e.log})
+	srv, err := target.Resolve(e.ctx, target.Options{URL: e.dbURL, ProjectDir: e.dir, DefaultDatabase: demo.Database, AllowOtherDatabase: true, ServerBinDir: e.serverBinDir, Logger: e.log})
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,9 @@ type env struct {
 	// anyDB is --use-url-database: the URL may name another database
 	// than the project's.
 	anyDB bool
-	log   *slog.Logger
+	// serverBinDir is --server-bindir: the embedded cluster's programs.
+	serverBinDir string
+	log          *slog.Logger
 }
 
 // action wraps a command body: it builds the env, runs fn, and in --json
@@ -78,6 +80,8 @@ func newEnv(c *ucli.Context) *env {
 		dir:     globalString(c, "dir"),
 		dbURL:   globalString(c, "database-url"),
 		anyDB:   globalBool(c, "use-url-database"),
+
+		serverBinDir: globalString(c, "server-bindir"),
 	}
 	if e.ctx == nil {
 		e.ctx = context.Background()
@@ -157,6 +161,7 @@ func (e *env) server(p *manifest.Project) (*target.Server, error) {
 		ProjectDir:         e.dir,
 		DefaultDatabase:    p.Settings.Database,
 		AllowOtherDatabase: e.anyDB,
+		ServerBinDir:       e.serverBinDir,
 		Logger:             e.log,
 	})
 }

@@ -50,7 +50,11 @@ func (s localStatus) Human() string {
 }
 
 func (e *env) cluster() (*localpg.Cluster, error) {
-	return localpg.New(e.dir, e.log)
+	var opts []localpg.Option
+	if e.serverBinDir != "" {
+		opts = append(opts, localpg.WithBinDir(e.serverBinDir))
+	}
+	return localpg.New(e.dir, e.log, opts...)
 }
 
 func (e *env) localStatus(cl *localpg.Cluster) (localStatus, error) {

@@ -185,3 +185,33 @@ func TestLocalSubfolderAndDestroy(t *testing.T) {
 		t.Errorf("destroy removed a folder it did not make: %v", err)
 	}
 }
+
+// TestServerBinDirFlag: --server-bindir (SPLITSCHEMA_SERVER_BINDIR) picks
+// the embedded cluster's programs, and a folder without them is an error
+// that names it, before anything is created.
+func TestServerBinDirFlag(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "splitschema.yaml"), []byte("database: shop\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	code, _, errOut := run(t, "--dir", dir, "--server-bindir", empty, "local", "start")
+	if code != 1 || !strings.Contains(errOut, empty) || !strings.Contains(errOut, "no executable initdb, pg_ctl, postgres") {
+		t.Errorf("local start with an empty --server-bindir: exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".splitschema")); err == nil {
+		t.Error("a failed start left .splitschema behind")
+	}
+	bins, err := localpg.FindBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := run(t, "--dir", dir, "--json", "local", "status", "--server-bindir", bins.Dir)
+	var st localpg.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("local status --json: %v\n%s", err, out)
+	}
+	if st.BinDir != bins.Dir || st.Version != bins.Version {
+		t.Errorf("status with --server-bindir %s: bin dir %s, version %d", bins.Dir, st.BinDir, st.Version)
+	}
+}

@@ -18,7 +18,13 @@ import (
 // holds initdb, pg_ctl and postgres. Its message tells the user what to do.
 var ErrNoBinaries = errors.New("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found " +
 	"on PATH, through pg_config --bindir or under /usr/lib/postgresql/*/bin: " +
-	"install them (apt-get install postgresql) or pass --database-url")
+	"install them (apt-get install postgresql), name their folder in " + ServerBinDirEnv + " or pass --database-url")
+
+// ServerBinDirEnv is the environment variable that names the folder of the
+// server programs to use (initdb, pg_ctl, postgres), e.g. one that
+// scripts/fetch-postgres.sh unpacked. When it is set, FindBinaries looks
+// nowhere else.
+const ServerBinDirEnv = "SPLITSCHEMA_SERVER_BINDIR"
 
 // MinVersion is the oldest PostgreSQL major version the embedded cluster runs
 // (scram-sha-256 logins).
@@ -34,13 +40,52 @@ type Binaries struct {
 	FullVersion string `json:"full_version"` // as postgres --version says it, e.g. "15.18 (Debian 15.18-0+deb12u1)"
 }
 
-// FindBinaries locates the PostgreSQL server programs: initdb, pg_ctl and
-// postgres on PATH (symlinks resolved, all three in one folder), else the
-// folder `pg_config --bindir` names, else the newest
-// /usr/lib/postgresql/*/bin or /usr/pgsql-*/bin. It returns ErrNoBinaries
-// when none holds all three.
+// FindBinaries locates the PostgreSQL server programs: in the folder
+// SPLITSCHEMA_SERVER_BINDIR names when it is set (an explicit choice: they
+// must be there), else initdb, pg_ctl and postgres on PATH (symlinks
+// resolved, all three in one folder), else the folder `pg_config --bindir`
+// names, else the newest /usr/lib/postgresql/*/bin or /usr/pgsql-*/bin. It
+// returns ErrNoBinaries when none holds all three.
 func FindBinaries() (Binaries, error) {
+	if dir := os.Getenv(ServerBinDirEnv); dir != "" {
+		b, err := BinariesIn(dir)
+		if err != nil {
+			return Binaries{}, fmt.Errorf("%s: %w", ServerBinDirEnv, err)
+		}
+		return b, nil
+	}
 	return defaultFinder.find()
+}
+
+// BinariesIn returns the server programs in dir, which must hold initdb,
+// pg_ctl and a postgres that runs and is MinVersion or newer.
+func BinariesIn(dir string) (Binaries, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Binaries{}, fmt.Errorf("server binaries in %s: %w", dir, err)
+	}
+	var missing []string
+	for _, name := range serverPrograms {
+		if !isExecutable(filepath.Join(abs, name)) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return Binaries{}, fmt.Errorf("server binaries in %s: no executable %s there", abs, strings.Join(missing, ", "))
+	}
+	return binariesAt(abs)
+}
+
+// binariesAt checks the version of the postgres in dir.
+func binariesAt(dir string) (Binaries, error) {
+	full, major, err := ProgramVersion(context.Background(), filepath.Join(dir, "postgres"))
+	if err != nil {
+		return Binaries{}, fmt.Errorf("find binaries: %w", err)
+	}
+	if major < MinVersion {
+		return Binaries{}, fmt.Errorf("find binaries: PostgreSQL %s in %s is too old: the embedded cluster needs %d or newer", full, dir, MinVersion)
+	}
+	return Binaries{Dir: dir, Version: major, FullVersion: full}, nil
 }
 
 // Path returns the path of the named program (pg_dump, pg_restore, psql...):
@@ -84,14 +129,7 @@ func (f finder) find() (Binaries, error) {
 		if !hasServerPrograms(dir) {
 			continue
 		}
-		full, major, err := ProgramVersion(context.Background(), filepath.Join(dir, "postgres"))
-		if err != nil {
-			return Binaries{}, fmt.Errorf("find binaries: %w", err)
-		}
-		if major < MinVersion {
-			return Binaries{}, fmt.Errorf("find binaries: PostgreSQL %s in %s is too old: the embedded cluster needs %d or newer", full, dir, MinVersion)
-		}
-		return Binaries{Dir: dir, Version: major, FullVersion: full}, nil
+		return binariesAt(dir)
 	}
 	return Binaries{}, ErrNoBinaries
 }

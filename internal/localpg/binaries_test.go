@@ -150,3 +150,41 @@ func TestOptions(t *testing.T) {
 		t.Errorf("confQuote = %s, want %s", got, want)
 	}
 }
+
+func TestServerBinDirEnv(t *testing.T) {
+	root := t.TempDir()
+	chosen := filepath.Join(root, "chosen")
+	fakeBin(t, chosen, "18.4")
+	t.Setenv(ServerBinDirEnv, chosen)
+	b, err := FindBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Dir != chosen || b.Version != 18 || b.FullVersion != "18.4" {
+		t.Errorf("FindBinaries with %s = %+v, want %s, 18.4", ServerBinDirEnv, b, chosen)
+	}
+
+	// An explicit choice is not second-guessed: no fallback elsewhere.
+	incomplete := filepath.Join(root, "incomplete")
+	fakeBin(t, incomplete, "17.2")
+	os.Remove(filepath.Join(incomplete, "pg_ctl"))
+	t.Setenv(ServerBinDirEnv, incomplete)
+	if _, err := FindBinaries(); err == nil || !strings.Contains(err.Error(), ServerBinDirEnv) || !strings.Contains(err.Error(), "no executable pg_ctl") {
+		t.Errorf("FindBinaries with an incomplete %s: err = %v, want one naming the variable and pg_ctl", ServerBinDirEnv, err)
+	}
+	if _, err := New(t.TempDir(), nil); err == nil {
+		t.Error("New with an incomplete folder in the variable succeeded")
+	}
+
+	// WithBinDir wins over the variable.
+	c, err := New(t.TempDir(), nil, WithBinDir(chosen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Binaries().Dir; got != chosen {
+		t.Errorf("WithBinDir: binaries in %s, want %s", got, chosen)
+	}
+	if _, err := New(t.TempDir(), nil, WithBinDir(incomplete)); err == nil {
+		t.Error("New(WithBinDir(incomplete)) succeeded")
+	}
+}

@@ -61,6 +61,19 @@ type options struct {
 	stateDir   string
 	port       int
 	ephemeral  bool
+	binDir     string
+}
+
+// WithBinDir runs the server programs (initdb, pg_ctl, postgres) in dir
+// instead of those FindBinaries locates; they must be there.
+func WithBinDir(dir string) Option {
+	return func(o *options) error {
+		if dir == "" {
+			return errors.New("server bin dir is empty")
+		}
+		o.binDir = dir
+		return nil
+	}
 }
 
 // WithRuntimeDir keeps the data directory, socket directory and log in dir
@@ -135,7 +148,12 @@ func New(projectDir string, logger *slog.Logger, opts ...Option) (*Cluster, erro
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("local cluster: project folder %s is not a folder", abs)
 	}
-	bins, err := FindBinaries()
+	var bins Binaries
+	if o.binDir != "" {
+		bins, err = BinariesIn(o.binDir)
+	} else {
+		bins, err = FindBinaries()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("local cluster: %w", err)
 	}

@@ -217,7 +217,15 @@ func (c *Cluster) prepareRuntime(u *serverUser) error {
 	if err := mkdirOwned(c.socketDir, u); err != nil {
 		return fmt.Errorf("socket folder: %w", err)
 	}
-	return checkReachable(c.socketDir, u)
+	if err := checkReachable(c.socketDir, u); err != nil {
+		return err
+	}
+	// The server user runs the programs too: a bin folder under /root
+	// (a cache of fetched binaries, say) fails here, not in initdb.
+	if err := checkReachable(filepath.Join(c.bins.Dir, "postgres"), u); err != nil {
+		return fmt.Errorf("server binaries: %w", err)
+	}
+	return nil
 }
 
 // initdb creates the data directory under a temporary name and renames it

@@ -45,7 +45,10 @@ type Options struct {
 	// refused with an *OtherDatabaseError: the URL names the server, the
 	// project names the database.
 	AllowOtherDatabase bool
-	Logger             *slog.Logger
+	// ServerBinDir, when set, holds the embedded cluster's server
+	// programs (--server-bindir); else localpg.FindBinaries finds them.
+	ServerBinDir string
+	Logger       *slog.Logger
 }
 
 // OtherDatabaseError is returned by Resolve when the URL (or PGDATABASE)
@@ -110,7 +113,11 @@ func Resolve(ctx context.Context, o Options) (*Server, error) {
 			return newServer(cfg, "", db, "PG* environment", ""), nil
 		}
 	}
-	cl, err := localpg.New(o.ProjectDir, o.Logger)
+	var opts []localpg.Option
+	if o.ServerBinDir != "" {
+		opts = append(opts, localpg.WithBinDir(o.ServerBinDir))
+	}
+	cl, err := localpg.New(o.ProjectDir, o.Logger, opts...)
 	if err != nil {
 		return nil, err
 	}
