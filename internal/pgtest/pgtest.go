@@ -70,6 +70,26 @@ func (s *ServerInfo) ClientEnv(tb testing.TB, base []string) []string {
 	return env
 }
 
+// ClientProgram returns the path of the named client program (pg_dump,
+// pg_restore, psql) to use against the server: Binaries.Path(name), when it
+// is at least the server's major version. pg_dump refuses a newer server,
+// and the server packages make test-matrix runs (see README, "PostgreSQL
+// versions") hold no client programs, so on such a server the test is
+// skipped, saying which program of which version is missing.
+func (s *ServerInfo) ClientProgram(tb testing.TB, name string) string {
+	tb.Helper()
+	path := s.Binaries.Path(name)
+	full, major, err := localpg.ProgramVersion(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	if major < s.Binaries.Version {
+		tb.Skipf("pgtest: needs %s of PostgreSQL %d or newer against the server, PostgreSQL %s (%s); the one found is %s (%s)",
+			name, s.Binaries.Version, s.Binaries.FullVersion, s.Binaries.Dir, full, path)
+	}
+	return path
+}
+
 var (
 	mu       sync.Mutex
 	inMain   bool

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/splitschema/splitschema/internal/localpg"
 	"github.com/splitschema/splitschema/internal/pgtest"
 )
 
@@ -120,8 +121,19 @@ func TestClientPrograms(t *testing.T) {
 	if _, err := connect(t, u).Exec(context.Background(), "CREATE TABLE dumped (id int)"); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(s.Binaries.Path("pg_dump"), "--schema-only")
-	cmd.Env = append(s.ClientEnv(t, os.Environ()), "PGDATABASE="+dbName(t, u))
+	env := append(s.ClientEnv(t, os.Environ()), "PGDATABASE="+dbName(t, u))
+	if _, major, err := localpg.ProgramVersion(context.Background(), s.Binaries.Path("pg_dump")); err != nil {
+		t.Fatal(err)
+	} else if major < s.Binaries.Version {
+		// What ClientProgram skips for: pg_dump refuses a newer server.
+		cmd := exec.Command(s.Binaries.Path("pg_dump"), "--schema-only")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "server version mismatch") {
+			t.Errorf("pg_dump %d against PostgreSQL %d: err = %v, want a version mismatch:\n%s", major, s.Binaries.Version, err, out)
+		}
+	}
+	cmd := exec.Command(s.ClientProgram(t, "pg_dump"), "--schema-only")
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("pg_dump: %v: %s", err, out)

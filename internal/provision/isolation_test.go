@@ -311,8 +311,8 @@ func dumpRestore(t *testing.T, from, to string) {
 	s := pgtest.Server(t)
 	file := filepath.Join(t.TempDir(), "dump")
 	for _, args := range [][]string{
-		{s.Binaries.Path("pg_dump"), "-Fc", "-f", file, "-d", from},
-		{s.Binaries.Path("pg_restore"), "--exit-on-error", "-d", to, file},
+		{s.ClientProgram(t, "pg_dump"), "-Fc", "-f", file, "-d", from},
+		{s.ClientProgram(t, "pg_restore"), "--exit-on-error", "-d", to, file},
 	} {
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = s.ClientEnv(t, os.Environ())
