@@ -56,25 +56,37 @@ func (q *Queries) AdminInfo(ctx context.Context) (AdminInfoRow, error) {
 }
 
 const adminMemberOf = `-- name: AdminMemberOf :many
-SELECT rolname::text AS name
+SELECT rolname::text AS name,
+       pg_has_role(current_user, oid,
+                   CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END)::bool AS can_set,
+       pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION')::bool AS admin
 FROM pg_catalog.pg_roles
 WHERE rolname = ANY($1::text[]) AND pg_has_role(current_user, oid, 'MEMBER')
 `
 
-// The named roles the connected role is a member of, directly or not.
-func (q *Queries) AdminMemberOf(ctx context.Context, names []string) ([]string, error) {
+type AdminMemberOfRow struct {
+	Name   string
+	CanSet bool
+	Admin  bool
+}
+
+// The named roles the connected role is a member of, directly or not:
+// can_set, it may SET ROLE to it (from PostgreSQL 16 on a grant may
+// withhold that: WITH SET FALSE); admin, it holds the ADMIN option on it,
+// which from 16 on a CREATEROLE role needs to grant, revoke or alter it.
+func (q *Queries) AdminMemberOf(ctx context.Context, names []string) ([]AdminMemberOfRow, error) {
 	rows, err := q.db.Query(ctx, adminMemberOf, names)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []string
+	var items []AdminMemberOfRow
 	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
+		var i AdminMemberOfRow
+		if err := rows.Scan(&i.Name, &i.CanSet, &i.Admin); err != nil {
 			return nil, err
 		}
-		items = append(items, name)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -386,20 +398,26 @@ func (q *Queries) GuardedServices(ctx context.Context) ([]SplitschemaService, er
 }
 
 const memberships = `-- name: Memberships :many
-SELECT r.rolname::text AS role, m.rolname::text AS member, am.admin_option
+SELECT r.rolname::text AS role, m.rolname::text AS member,
+       coalesce(g.rolname, '')::text AS grantor, am.admin_option
 FROM pg_catalog.pg_auth_members AS am
 JOIN pg_catalog.pg_roles AS r ON r.oid = am.roleid
 JOIN pg_catalog.pg_roles AS m ON m.oid = am.member
+LEFT JOIN pg_catalog.pg_roles AS g ON g.oid = am.grantor
 WHERE r.rolname = ANY($1::text[]) OR m.rolname = ANY($1::text[])
+ORDER BY 1, 2, 3
 `
 
 type MembershipsRow struct {
 	Role        string
 	Member      string
+	Grantor     string
 	AdminOption bool
 }
 
-// Every role membership that involves one of the named roles, either way.
+// Every role membership that involves one of the named roles, either way,
+// with the role that granted it. From PostgreSQL 16 on, a member may hold a
+// role once per grantor, and REVOKE takes back only one grantor's grant.
 func (q *Queries) Memberships(ctx context.Context, names []string) ([]MembershipsRow, error) {
 	rows, err := q.db.Query(ctx, memberships, names)
 	if err != nil {
@@ -409,7 +427,12 @@ func (q *Queries) Memberships(ctx context.Context, names []string) ([]Membership
 	var items []MembershipsRow
 	for rows.Next() {
 		var i MembershipsRow
-		if err := rows.Scan(&i.Role, &i.Member, &i.AdminOption); err != nil {
+		if err := rows.Scan(
+			&i.Role,
+			&i.Member,
+			&i.Grantor,
+			&i.AdminOption,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

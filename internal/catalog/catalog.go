@@ -52,10 +52,13 @@ type Role struct {
 	Comment string
 }
 
-// Membership says that Member is a member of Role.
+// Membership says that Member is a member of Role, as granted by Grantor.
+// From PostgreSQL 16 on, one member may hold one role from several
+// grantors: one Membership each.
 type Membership struct {
 	Role        string
 	Member      string
+	Grantor     string
 	AdminOption bool
 }
 

@@ -45,8 +45,15 @@ type Snapshot struct {
 	// Columns maps "schema.table" to the table's columns in order, for the
 	// tables of Scope.Tables.
 	Columns map[string][]string
-	// AdminMemberOf holds the roles of Scope.Roles the admin is a member of.
+	// AdminMemberOf holds the roles of Scope.Roles the admin is a member
+	// of and may SET ROLE to (from PostgreSQL 16 on a membership may
+	// withhold that).
 	AdminMemberOf map[string]bool
+	// AdminOptionOn holds the roles of Scope.Roles, and those granted to
+	// them, that the admin holds the
+	// ADMIN option on: what a CREATEROLE admin needs from PostgreSQL 16 on
+	// to grant, revoke or alter a role.
+	AdminOptionOn map[string]bool
 	// Verifiers maps a role of Scope.Roles to its stored password verifier
 	// ("" when it has none); nil unless the admin is a superuser.
 	Verifiers map[string]string
@@ -77,6 +84,7 @@ func ReadCluster(ctx context.Context, db pgcatalog.DBTX) (*Snapshot, error) {
 		Columns:   map[string][]string{},
 
 		AdminMemberOf: map[string]bool{},
+		AdminOptionOn: map[string]bool{},
 	}
 	a, err := q.AdminInfo(ctx)
 	if err != nil {
@@ -154,7 +162,7 @@ func (s *Snapshot) ReadObjects(ctx context.Context, db pgcatalog.DBTX, scope Sco
 		return fmt.Errorf("read role memberships: %w", err)
 	}
 	for _, m := range members {
-		s.Memberships = append(s.Memberships, Membership{Role: m.Role, Member: m.Member, AdminOption: m.AdminOption})
+		s.Memberships = append(s.Memberships, Membership{Role: m.Role, Member: m.Member, Grantor: m.Grantor, AdminOption: m.AdminOption})
 	}
 	settings, err := q.RoleSettings(ctx, scope.Roles)
 	if err != nil {
@@ -181,12 +189,30 @@ func (s *Snapshot) ReadObjects(ctx context.Context, db pgcatalog.DBTX, scope Sco
 	if err := s.readColumns(ctx, q, scope.Tables); err != nil {
 		return err
 	}
-	mine, err := q.AdminMemberOf(ctx, scope.Roles)
+	// The roles granted to service roles too: revoking them needs the
+	// ADMIN option on them.
+	names := slices.Clone(scope.Roles)
+	seen := make(map[string]bool, len(names))
+	for _, r := range names {
+		seen[r] = true
+	}
+	for _, m := range s.Memberships {
+		if !seen[m.Role] {
+			seen[m.Role] = true
+			names = append(names, m.Role)
+		}
+	}
+	mine, err := q.AdminMemberOf(ctx, names)
 	if err != nil {
 		return fmt.Errorf("read the admin's memberships: %w", err)
 	}
 	for _, r := range mine {
-		s.AdminMemberOf[r] = true
+		if r.CanSet {
+			s.AdminMemberOf[r.Name] = true
+		}
+		if r.Admin {
+			s.AdminOptionOn[r.Name] = true
+		}
 	}
 	if s.Admin.Superuser && len(scope.Roles) > 0 {
 		pws, err := q.RolePasswords(ctx, scope.Roles)

@@ -30,6 +30,10 @@ type Change struct {
 	// database's owner (or a member of it) may.
 	needsSuper     bool
 	needsOwnerOfDB bool
+	// needsAdminOf names the existing role a CREATEROLE admin must hold
+	// the ADMIN option on to run it, from PostgreSQL 16 on (grant, revoke
+	// or alter that role).
+	needsAdminOf string
 }
 
 // newPassword is the password a change sets for service's application role.

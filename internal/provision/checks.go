@@ -2,6 +2,7 @@ package provision
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -26,12 +27,18 @@ func (pl *planner) checkAdmin() {
 		pl.problem("database %s does not exist and the admin role %s may not create it (no CREATEDB); create it, owned by %s, or connect as a superuser",
 			pl.db, a.Name, a.Name)
 	}
-	var super, dbOwner []string
+	var super, dbOwner, noAdmin, noAdminRoles []string
 	schemas := false
+	adminOption := pl.snap.Admin.ServerVersion >= 160000
 	for _, c := range pl.cs.Changes {
 		switch {
 		case c.needsSuper:
 			super = append(super, c.SQL)
+		case adminOption && c.needsAdminOf != "" && !pl.snap.AdminOptionOn[c.needsAdminOf]:
+			noAdmin = append(noAdmin, c.SQL)
+			if !slices.Contains(noAdminRoles, c.needsAdminOf) {
+				noAdminRoles = append(noAdminRoles, c.needsAdminOf)
+			}
 		case c.needsOwnerOfDB && !a.OwnsDatabase:
 			dbOwner = append(dbOwner, c.SQL)
 		case c.Action == "create schema" && !a.CanCreateSchema:
@@ -41,6 +48,14 @@ func (pl *planner) checkAdmin() {
 	if len(super) > 0 {
 		pl.problem("the admin role %s is not a superuser, and only a superuser may run %s; the guard is an event trigger, which only a superuser can install: run `splitschema provision` once as a superuser",
 			a.Name, summarize(super))
+	}
+	if len(noAdmin) > 0 {
+		quoted := make([]string, len(noAdminRoles))
+		for i, r := range noAdminRoles {
+			quoted[i] = ident(r)
+		}
+		pl.problem("the admin role %s is not a superuser, and from PostgreSQL 16 on CREATEROLE lets it grant, revoke or alter only the roles it holds the ADMIN option on (those it created itself); it lacks it on %s, so it may not run %s: have a superuser run GRANT %s TO %s WITH ADMIN OPTION, or run `splitschema provision` as a superuser",
+			a.Name, strings.Join(noAdminRoles, ", "), summarize(noAdmin), strings.Join(quoted, ", "), ident(a.Name))
 	}
 	if len(dbOwner) > 0 {
 		pl.problem("the admin role %s does not own database %s (its owner is %s), so it may not run %s; connect as the owner or a superuser",

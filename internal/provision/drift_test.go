@@ -26,6 +26,11 @@ func TestDriftPlannedAndRemoved(t *testing.T) {
 	conn := mustConnect(t, srv)
 	r := func(role string) string { return q("t3g_" + role) }
 	db := q(srv.Database)
+	// From PostgreSQL 16 on a membership is revoked grantor by grantor.
+	by := ""
+	if serverVersion(t, conn) >= 160000 {
+		by = ` GRANTED BY "postgres" CASCADE`
+	}
 
 	drift := []struct{ hole, fix string }{
 		{"GRANT SELECT ON customers.customer TO " + r("orders_app"),
@@ -43,9 +48,9 @@ func TestDriftPlannedAndRemoved(t *testing.T) {
 		{"ALTER DEFAULT PRIVILEGES FOR ROLE " + r("shipping_owner") + " GRANT EXECUTE ON FUNCTIONS TO PUBLIC",
 			`ALTER DEFAULT PRIVILEGES FOR ROLE "t3g_shipping_owner" REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC CASCADE`},
 		{"GRANT " + r("shipping_owner") + " TO " + r("shipping_app"),
-			`REVOKE "t3g_shipping_owner" FROM "t3g_shipping_app"`},
+			`REVOKE "t3g_shipping_owner" FROM "t3g_shipping_app"` + by},
 		{"GRANT pg_read_all_data TO " + r("catalog_app"),
-			`REVOKE "pg_read_all_data" FROM "t3g_catalog_app"`},
+			`REVOKE "pg_read_all_data" FROM "t3g_catalog_app"` + by},
 		{"GRANT CREATE ON SCHEMA public TO PUBLIC",
 			`REVOKE CREATE ON SCHEMA "public" FROM PUBLIC CASCADE`},
 		{"GRANT USAGE ON SCHEMA public TO " + r("orders_app"),

@@ -97,3 +97,13 @@ func mustExec(tb testing.TB, conn *pgx.Conn, sql string, args ...any) {
 }
 
 func q(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
+
+// serverVersion returns server_version_num, e.g. 160004.
+func serverVersion(tb testing.TB, conn *pgx.Conn) int {
+	tb.Helper()
+	var v int
+	if err := conn.QueryRow(ctxFor(tb), "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}

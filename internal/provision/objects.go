@@ -284,7 +284,11 @@ func (pl *planner) planSettings(svc *manifest.Service) {
 			return
 		}
 	}
-	pl.add(Change{Service: svc.Name, Action: "role setting", phase: phaseGrant,
+	var adminOf string
+	if pl.snap.Roles[app] != nil { // one the admin creates now is its own
+		adminOf = app
+	}
+	pl.add(Change{Service: svc.Name, Action: "role setting", phase: phaseGrant, needsAdminOf: adminOf,
 		SQL: "ALTER ROLE " + ident(app) + " IN DATABASE " + ident(pl.db) + " SET search_path = " + ident(svc.Schema)})
 }
 

@@ -65,7 +65,7 @@ func (pl *planner) alterRole(svc string, r *catalog.Role, login bool) {
 	if len(attrs) == 0 {
 		return
 	}
-	pl.add(Change{Service: svc, Action: "alter role", phase: phaseRoles, needsSuper: super,
+	pl.add(Change{Service: svc, Action: "alter role", phase: phaseRoles, needsSuper: super, needsAdminOf: r.Name,
 		SQL: "ALTER ROLE " + ident(r.Name) + " " + strings.Join(attrs, " "), Note: "attributes changed by hand"})
 }
 
@@ -102,7 +102,7 @@ func (pl *planner) planPassword(svc, app string) {
 }
 
 func (pl *planner) setPassword(svc, app, note string, fresh bool) {
-	c := Change{Service: svc, Action: "password", phase: phaseRoles, SQL: "ALTER ROLE " + ident(app), Note: note}
+	c := Change{Service: svc, Action: "password", phase: phaseRoles, SQL: "ALTER ROLE " + ident(app), Note: note, needsAdminOf: app}
 	pl.withPassword(&c, svc, fresh)
 	pl.add(c)
 }
@@ -142,16 +142,28 @@ func (pl *planner) withPassword(c *Change, svc string, fresh bool) {
 // and makes a non-superuser admin a member of each owner role, so that
 // migrations can SET ROLE to it. Members of service roles that are not
 // service roles (administrators) are left alone.
+//
+// From PostgreSQL 16 on a member holds a role once per grantor, and REVOKE
+// takes back only the grant of the role GRANTED BY names (by default the
+// current user, for a superuser the bootstrap superuser: a grant made by
+// anyone else survives a plain REVOKE, with a mere warning). So each grant
+// is revoked naming its grantor, with CASCADE for the grants the member
+// made with it.
 func (pl *planner) planMemberships() {
+	perGrantor := pl.snap.Admin.ServerVersion >= 160000
 	for _, m := range pl.snap.Memberships {
 		svc := pl.roleService[m.Member]
 		if svc == "" {
 			continue
 		}
 		r := pl.snap.Roles[m.Role]
+		sql := "REVOKE " + ident(m.Role) + " FROM " + ident(m.Member)
+		if perGrantor && m.Grantor != "" {
+			sql += " GRANTED BY " + ident(m.Grantor) + " CASCADE"
+		}
 		pl.add(Change{Service: svc, Action: "membership", phase: phaseMembers,
-			needsSuper: r != nil && r.Superuser,
-			SQL:        "REVOKE " + ident(m.Role) + " FROM " + ident(m.Member), Note: "a service role is a member of no role"})
+			needsSuper: r != nil && r.Superuser, needsAdminOf: m.Role,
+			SQL: sql, Note: "a service role is a member of no role"})
 	}
 	if pl.snap.Admin.Superuser {
 		return
@@ -159,7 +171,11 @@ func (pl *planner) planMemberships() {
 	for _, svc := range pl.p.OrderedServices() {
 		owner := pl.p.OwnerRole(svc.Name)
 		if !pl.snap.AdminMemberOf[owner] {
-			pl.add(Change{Service: svc.Name, Action: "membership", phase: phaseMembers,
+			var adminOf string
+			if pl.snap.Roles[owner] != nil { // one the admin creates now is its own
+				adminOf = owner
+			}
+			pl.add(Change{Service: svc.Name, Action: "membership", phase: phaseMembers, needsAdminOf: adminOf,
 				SQL:  "GRANT " + ident(owner) + " TO " + ident(pl.snap.Admin.Name),
 				Note: "the admin is no superuser: membership lets it create the schema and run migrations as the owner"})
 		}

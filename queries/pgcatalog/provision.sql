@@ -35,12 +35,17 @@ FROM pg_catalog.pg_authid
 WHERE rolname = ANY(@names::text[]);
 
 -- name: Memberships :many
--- Every role membership that involves one of the named roles, either way.
-SELECT r.rolname::text AS role, m.rolname::text AS member, am.admin_option
+-- Every role membership that involves one of the named roles, either way,
+-- with the role that granted it. From PostgreSQL 16 on, a member may hold a
+-- role once per grantor, and REVOKE takes back only one grantor's grant.
+SELECT r.rolname::text AS role, m.rolname::text AS member,
+       coalesce(g.rolname, '')::text AS grantor, am.admin_option
 FROM pg_catalog.pg_auth_members AS am
 JOIN pg_catalog.pg_roles AS r ON r.oid = am.roleid
 JOIN pg_catalog.pg_roles AS m ON m.oid = am.member
-WHERE r.rolname = ANY(@names::text[]) OR m.rolname = ANY(@names::text[]);
+LEFT JOIN pg_catalog.pg_roles AS g ON g.oid = am.grantor
+WHERE r.rolname = ANY(@names::text[]) OR m.rolname = ANY(@names::text[])
+ORDER BY 1, 2, 3;
 
 -- name: RoleSettings :many
 -- Per-role settings of the named roles that apply to the current database:
@@ -230,7 +235,13 @@ WHERE n.nspname = ANY(@schemas::text[]) AND c.relkind IN ('r', 'p') AND NOT c.re
 ORDER BY 1, 2;
 
 -- name: AdminMemberOf :many
--- The named roles the connected role is a member of, directly or not.
-SELECT rolname::text AS name
+-- The named roles the connected role is a member of, directly or not:
+-- can_set, it may SET ROLE to it (from PostgreSQL 16 on a grant may
+-- withhold that: WITH SET FALSE); admin, it holds the ADMIN option on it,
+-- which from 16 on a CREATEROLE role needs to grant, revoke or alter it.
+SELECT rolname::text AS name,
+       pg_has_role(current_user, oid,
+                   CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END)::bool AS can_set,
+       pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION')::bool AS admin
 FROM pg_catalog.pg_roles
 WHERE rolname = ANY(@names::text[]) AND pg_has_role(current_user, oid, 'MEMBER');
