@@ -39,8 +39,8 @@ fetch-postgres:
 
 test-newest:
 	@line="$$(scripts/fetch-postgres.sh $(PG_NEWEST))" && bindir="$${line#* }" && \
-	echo "== audit tests, and backup's refusal of an older pg_dump, on $$("$$bindir/postgres" --version) ($$bindir)" && \
-	SPLITSCHEMA_SERVER_BINDIR="$$bindir" $(GO) test -count=1 -timeout 20m ./internal/audit && \
+	echo "== provisioning (roles, memberships, the guard) and audit tests, and backup's refusal of an older pg_dump, on $$("$$bindir/postgres" --version) ($$bindir)" && \
+	SPLITSCHEMA_SERVER_BINDIR="$$bindir" $(GO) test -count=1 -timeout 20m ./internal/provision/... ./internal/audit && \
 	SPLITSCHEMA_SERVER_BINDIR="$$bindir" $(GO) test -count=1 -timeout 10m -run 'TestPgDumpOlderThanServer' -v ./internal/backup
 
 # Provisioning, the guard and isolation, migrations, audit, lint, verify and
