@@ -433,7 +433,9 @@ SELECT r.rolname::text AS role,
 FROM pg_catalog.pg_roles AS r
 CROSS JOIN pg_catalog.pg_class AS c
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']::text[]) AS p(priv)
+CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']::text[] ||
+                  CASE WHEN current_setting('server_version_num')::int >= 170000
+                       THEN ARRAY['MAINTAIN']::text[] ELSE ARRAY[]::text[] END) AS p(priv)
 WHERE r.rolname = ANY($1::text[])
   AND n.nspname = ANY($2::text[])
   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -456,6 +458,9 @@ type AuditRelationPrivilegesRow struct {
 
 // Every table-level privilege the named roles hold, directly, through a
 // membership or through PUBLIC, on the relations of the named schemas.
+// From PostgreSQL 17 on that includes MAINTAIN (VACUUM, ANALYZE, REINDEX,
+// CLUSTER, REFRESH and LOCK TABLE in any mode), which older servers do not
+// know: has_table_privilege would fail on it.
 func (q *Queries) AuditRelationPrivileges(ctx context.Context, arg AuditRelationPrivilegesParams) ([]AuditRelationPrivilegesRow, error) {
 	rows, err := q.db.Query(ctx, auditRelationPrivileges, arg.Roles, arg.Schemas)
 	if err != nil {
