@@ -13,7 +13,9 @@ import (
 // roles), CREATEDB when the database must be created, CREATE on the
 // database for new schemas, ownership of the database for its privileges
 // and those of schema public; the guard (an event trigger) and the
-// attributes SUPERUSER, REPLICATION and BYPASSRLS need a superuser.
+// attributes SUPERUSER, REPLICATION and BYPASSRLS need a superuser. From
+// PostgreSQL 16 on it also needs the ADMIN option on every existing role it
+// grants, revokes or alters: CREATEROLE alone no longer covers them.
 func (pl *planner) checkAdmin() {
 	a := pl.snap.Admin
 	if a.Superuser {
