@@ -44,7 +44,7 @@ installed_major() {
 # summary LOG: every failed or skipped test with its message.
 summary() {
 	awk '/^ *--- (FAIL|SKIP)/ { show = 1; print; next }
-	     show && /^ {4,}/ { print; next }
+	     show && /^    / { print; next }
 	     { show = 0 }
 	     /^(FAIL|ok|panic:)/ { print }' "$1"
 }
