@@ -40,6 +40,7 @@ func backupCommands() []*ucli.Command {
 			Flags: []ucli.Flag{
 				jobs,
 				&ucli.StringFlag{Name: "compress", Usage: "pg_dump `SPEC`: a level 0-9, or from pg_dump 16 on METHOD[:DETAIL] (lz4, gzip:1, zstd:3...); default lz4 (16+), else gzip level 1"},
+				&ucli.BoolFlag{Name: "fingerprint", Usage: "also hash every table's rows in the snapshot (order-independent), so that verify after a restore compares content, not only row counts; reads every row once more"},
 				&ucli.BoolFlag{Name: "with-role-passwords", Usage: "also save the service roles' password verifiers (never the passwords) in roles.json/roles.sql"},
 				bindir,
 				&ucli.BoolFlag{Name: "physical", Usage: "take a physical backup with pgBackRest instead (needs `splitschema pitr enable`)"},
@@ -54,19 +55,27 @@ func backupCommands() []*ucli.Command {
 				},
 				{
 					Name:      "verify",
-					Usage:     "check every file of a backup against its manifest's size and SHA-256",
+					Usage:     "check every file of a backup against its manifest's size and SHA-256, the manifest's own checksum and its signature",
 					ArgsUsage: "ID",
 					Flags: []ucli.Flag{
 						&ucli.BoolFlag{Name: "restore-test", Usage: "also restore it into a scratch database, verify that, and drop it"},
+						allowUnsignedFlag(),
 						jobs, bindir,
 					},
 					Action: action(runBackupVerify),
 				},
 				{
 					Name:  "prune",
-					Usage: "delete all but the newest complete backups, and incomplete leftovers",
+					Usage: "check the backups, keep the newest that pass, delete older ones and incomplete leftovers",
+					Description: "Checks the backups newest first (every file's size and SHA-256, the manifest's own checksum\n" +
+						"and signature) until --keep of them pass; deletes the complete backups older than those, and\n" +
+						"incomplete folders nothing writes. A damaged backup never counts toward --keep and is kept\n" +
+						"(reported) unless --delete-damaged. Nothing complete is deleted while fewer than --keep pass.",
 					Flags: []ucli.Flag{
-						&ucli.IntFlag{Name: "keep", Usage: "keep the `N` newest complete backups (default: retention.keep of splitschema.yaml)"},
+						&ucli.IntFlag{Name: "keep", Usage: "keep the `N` newest verified backups (default: retention.keep of splitschema.yaml)"},
+						&ucli.BoolFlag{Name: "delete-damaged", Usage: "also delete the backups found damaged (by default they are kept for inspection)"},
+						&ucli.BoolFlag{Name: "dry-run", Usage: "check and report what would be deleted; delete nothing"},
+						jobs,
 					},
 					Action: action(runBackupPrune),
 				},
@@ -85,6 +94,7 @@ func backupCommands() []*ucli.Command {
 			Flags: append([]ucli.Flag{
 				&ucli.StringFlag{Name: "target-db", Usage: "new database `NAME` on the project's server (default: the backed-up database's name)"},
 				&ucli.StringFlag{Name: "target-url", Usage: "admin `URL` of any server; the database it names is created there"},
+				allowUnsignedFlag(),
 				jobs, bindir,
 				&ucli.StringFlag{Name: "to-time", Usage: "point-in-time restore to `TIME` (RFC 3339) into a new cluster, no ID"},
 				&ucli.StringFlag{Name: "to-point", Usage: "point-in-time restore to the restore point `NAME` (splitschema pitr points)"},
@@ -105,6 +115,10 @@ func backupCommands() []*ucli.Command {
 			Action: action(runVerify),
 		},
 	}
+}
+
+func allowUnsignedFlag() *ucli.BoolFlag {
+	return &ucli.BoolFlag{Name: "allow-unsigned", Usage: "accept, with a warning, an unsigned backup while a backup key is configured (one taken before the key was)"}
 }
 
 // needID checks that exactly one positional argument, a backup id, was given.
@@ -195,6 +209,7 @@ func runBackup(e *env) error {
 		Jobs:              e.c.Int("jobs"),
 		Compress:          e.c.String("compress"),
 		WithRolePasswords: e.c.Bool("with-role-passwords"),
+		Fingerprint:       e.c.Bool("fingerprint"),
 		PgBinDir:          e.c.String("pg-bindir"),
 		Tool:              Version,
 		Logger:            e.log,
@@ -257,12 +272,13 @@ func runBackupVerify(e *env) error {
 		pr := e.progress()
 		res, err = backup.TestRestore(e.ctx, p, srv, id, backup.RestoreOptions{
 			Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), Audit: e.auditFunc(p),
-			AppPassword: e.appPassword(p), Logger: e.log,
+			AllowUnsigned: e.c.Bool("allow-unsigned"),
+			AppPassword:   e.appPassword(p), Logger: e.log,
 			Progress: func(step string) { pr.show("restore test: %s…", step) },
 		})
 		pr.done()
 	} else {
-		res, err = backup.Check(e.ctx, p, id, e.c.Int("jobs"))
+		res, err = backup.Check(e.ctx, p, id, backup.CheckOptions{Jobs: e.c.Int("jobs"), AllowUnsigned: e.c.Bool("allow-unsigned")})
 	}
 	var re *backup.RestoreError
 	switch {
@@ -306,7 +322,10 @@ func runBackupPrune(e *env) error {
 	if keep < 1 {
 		return usageErr(e.c, fmt.Errorf("--keep %d: at least 1 (the newest complete backup is never deleted)", keep))
 	}
-	res, err := backup.Prune(p, keep)
+	defer e.interruptible()()
+	res, err := backup.Prune(e.ctx, p, backup.PruneOptions{
+		Keep: keep, DeleteDamaged: e.c.Bool("delete-damaged"), DryRun: e.c.Bool("dry-run"), Jobs: e.c.Int("jobs"),
+	})
 	if err != nil {
 		return err
 	}
@@ -342,7 +361,7 @@ func runRestore(e *env) error {
 	pr := e.progress()
 	res, err := backup.Restore(e.ctx, p, srv, id, backup.RestoreOptions{
 		TargetDB: e.c.String("target-db"), TargetURL: e.c.String("target-url"),
-		Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"),
+		Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), AllowUnsigned: e.c.Bool("allow-unsigned"),
 		Audit: e.auditFunc(p), AppPassword: e.appPassword(p), Logger: e.log,
 		Progress: func(step string) { pr.show("restore: %s…", step) },
 	})

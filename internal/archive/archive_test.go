@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,4 +119,71 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// manifest.json carries its own checksum: a flipped byte is found. A forger
+// who rewrites a file, its SHA-256 in the manifest and the manifest's
+// checksum too passes the checksum, not the signature.
+func TestSeal(t *testing.T) {
+	key, err := NewKey([]byte("0123456789abcdef0123456789abcdef"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewKey([]byte("another key, also thirty-two bytes!"), "test")
+	if _, err := NewKey([]byte("short"), "test"); err == nil {
+		t.Error("a 5-byte key was accepted")
+	}
+	dir := t.TempDir()
+	m := &Manifest{ID: "20261125T191500Z-abcd", Files: []File{{Path: "roles.json", Size: 2, SHA256: "aa"}}}
+	if err := Write(dir, m, key); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[*Key]Signature{key: SignatureValid, nil: SignatureNotChecked, other: SignatureOtherKey} {
+		if s := got.CheckSignature(k); s != want {
+			t.Errorf("signature with %v = %s, want %s", k, s, want)
+		}
+	}
+	path := filepath.Join(dir, ManifestFile)
+	data, _ := os.ReadFile(path)
+
+	// Bit rot: one byte of the body changes.
+	rotten := []byte(strings.Replace(string(data), `"size": 2`, `"size": 3`, 1))
+	os.WriteFile(path, rotten, 0o600)
+	if _, err := Read(dir); !errors.Is(err, ErrManifestChecksum) {
+		t.Errorf("bit rot: err = %v, want ErrManifestChecksum", err)
+	}
+
+	// Forgery: the body changed and its checksum recomputed, the signature
+	// kept (the forger has no key).
+	forged := *got
+	forged.Files = []File{{Path: "roles.json", Size: 2, SHA256: "bb"}}
+	if err := Write(dir, &forged, nil); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(path)
+	sealed := `"sha256":"` + forged.Seal.SHA256 + `"`
+	if !strings.Contains(string(data), sealed) {
+		t.Fatalf("no %s in %s", sealed, data)
+	}
+	data = []byte(strings.Replace(string(data), sealed, sealed+`,"hmac_sha256":"`+got.Seal.HMACSHA256+`","key_id":"`+key.ID+`"`, 1))
+	os.WriteFile(path, data, 0o600)
+	f, err := Read(dir)
+	if err != nil {
+		t.Fatalf("forged manifest: %v (its checksum is right)", err)
+	}
+	if s := f.CheckSignature(key); s != SignatureBad {
+		t.Errorf("forged manifest: signature %s, want bad", s)
+	}
+	// Unsigned: stripped of its signature.
+	if err := Write(dir, &forged, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, _ = Read(dir)
+	if s := f.CheckSignature(key); s != Unsigned {
+		t.Errorf("stripped manifest: signature %s, want unsigned", s)
+	}
 }

@@ -23,8 +23,10 @@ const (
 )
 
 // FormatVersion is the version of the manifest format this package writes.
-// Read refuses manifests of a newer format.
-const FormatVersion = 1
+// Read refuses manifests of a newer format. Format 2 adds the seal (the
+// manifest's own checksum and signature), fingerprints, and foreign keys
+// inside a schema; format 1 manifests are read, reported unsealed.
+const FormatVersion = 2
 
 // Manifest describes one complete backup. It holds nothing secret: role
 // passwords, when saved at all, are in roles.json only.
@@ -50,8 +52,9 @@ type Manifest struct {
 	// Links are the links the project declared, each with the foreign keys
 	// that back it in the database.
 	Links []Link `json:"links"`
-	// ForeignKeys are every foreign key between two different schemas of
-	// which at least one is a service's.
+	// ForeignKeys are every foreign key of which at least one table is in
+	// a service's schema, inside a schema too (format 2 on; format 1
+	// recorded only those between two schemas).
 	ForeignKeys []ForeignKey `json:"foreign_keys"`
 	// Roles names the roles saved in roles.json.
 	Roles []string `json:"roles"`
@@ -61,6 +64,12 @@ type Manifest struct {
 	// Files lists every file of the backup but manifest.json itself.
 	Files  []File `json:"files"`
 	Totals Totals `json:"totals"`
+	// Seal is the manifest's own checksum and signature (format 2 on);
+	// Write sets it, Read checks the checksum.
+	Seal *Seal `json:"seal,omitempty"`
+
+	// body is the manifest as sealed, for checking its signature.
+	body []byte
 }
 
 // DatabaseInfo is the backed-up database and what CREATE DATABASE needs to
@@ -103,13 +112,17 @@ type Service struct {
 type Table struct {
 	Name string `json:"name"`
 	Rows int64  `json:"rows"`
+	// Fingerprint is the content fingerprint of its rows in the snapshot
+	// (backup --fingerprint), or "".
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // SchemaTable is a table of a schema that belongs to no service.
 type SchemaTable struct {
-	Schema string `json:"schema"`
-	Name   string `json:"name"`
-	Rows   int64  `json:"rows"`
+	Schema      string `json:"schema"`
+	Name        string `json:"name"`
+	Rows        int64  `json:"rows"`
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Link is a declared link and the foreign keys that back it.
@@ -196,6 +209,11 @@ func Read(dir string) (*Manifest, error) {
 	case m.Format > FormatVersion:
 		return nil, fmt.Errorf("%s: manifest format %d is newer than this splitschema reads (%d): upgrade splitschema", dir, m.Format, FormatVersion)
 	}
+	if m.Format >= 2 {
+		if err := checkSeal(data, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+	}
 	for _, f := range m.Files {
 		if err := checkRelPath(f.Path); err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", dir, ManifestFile, err)
@@ -204,15 +222,16 @@ func Read(dir string) (*Manifest, error) {
 	return &m, nil
 }
 
-// Write writes m as dir/manifest.json, mode 0600, synced to disk. The caller
-// syncs dir.
-func Write(dir string, m *Manifest) error {
+// Write writes m as dir/manifest.json, mode 0600, synced to disk, sealed
+// with its own checksum and, when key is not nil, signed. The caller syncs
+// dir.
+func Write(dir string, m *Manifest, key *Key) error {
 	m.Format = FormatVersion
-	data, err := json.MarshalIndent(m, "", "  ")
+	data, err := encode(m, key)
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
-	if err := WriteFileSync(filepath.Join(dir, ManifestFile), append(data, '\n')); err != nil {
+	if err := WriteFileSync(filepath.Join(dir, ManifestFile), data); err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	return nil

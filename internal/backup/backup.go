@@ -6,7 +6,7 @@
 // that holds ACCESS SHARE locks on every table (writers go on; DDL waits),
 // records inside it every service's migration version, every table's exact
 // row count (on parallel connections that import the snapshot) and the
-// foreign keys between schemas, and has pg_dump dump that same snapshot in
+// foreign keys of the service schemas, and has pg_dump dump that same snapshot in
 // directory format with parallel jobs. Files are hashed and synced as
 // pg_dump closes them. It never reports success for a backup that is not
 // whole: the folder becomes <id>/ only once every file is hashed and synced,
@@ -55,6 +55,10 @@ type Options struct {
 	// a method such as lz4, gzip:1 or zstd:3. Default: lz4 from pg_dump 16
 	// on, gzip level 1 before.
 	Compress string
+	// Fingerprint also computes, in the snapshot, a content fingerprint of
+	// every table (an order-independent hash of its rows), which verify
+	// compares after a restore. It reads every row once more.
+	Fingerprint bool
 	// WithRolePasswords also saves the service roles' password verifiers
 	// (never passwords) in roles.json and roles.sql.
 	WithRolePasswords bool
@@ -100,14 +104,20 @@ type Result struct {
 	Rows    int64   `json:"rows"`
 	Bytes   int64   `json:"bytes"`
 	Seconds float64 `json:"seconds"`
+	// SignedBy is the id of the key that signed the manifest; "" unsigned.
+	SignedBy string `json:"signed_by"`
 	// Manifest is the backup's manifest.
 	Manifest *archive.Manifest `json:"-"`
 }
 
 // Human renders the result for people.
 func (r *Result) Human() string {
-	return fmt.Sprintf("backup %s complete: %d tables, %d rows, %s in %.1fs\n  %s\n",
-		r.ID, r.Tables, r.Rows, HumanBytes(r.Bytes), r.Seconds, r.Path)
+	signed := "manifest signed with key " + r.SignedBy
+	if r.SignedBy == "" {
+		signed = "manifest checksummed, not signed (no backup key configured: set " + KeyEnv + " or backup_key_file)"
+	}
+	return fmt.Sprintf("backup %s complete: %d tables, %d rows, %s in %.1fs\n  %s\n  %s\n",
+		r.ID, r.Tables, r.Rows, HumanBytes(r.Bytes), r.Seconds, r.Path, signed)
 }
 
 // Dir returns the project's backup folder, absolute when it can be made so.
@@ -198,6 +208,10 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 		}
 	}
 
+	key, err := LoadKey(p)
+	if err != nil {
+		return nil, err
+	}
 	root := Dir(p)
 	if err := os.MkdirAll(root, archive.DirMode); err != nil {
 		return nil, fmt.Errorf("backup folder: %w", err)
@@ -212,7 +226,7 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 	if err := os.Mkdir(partial, archive.DirMode); err != nil {
 		return nil, fmt.Errorf("backup folder: %w", err)
 	}
-	b := &run{p: p, srv: srv, o: o, conn: conn, id: id, dir: partial, dump: dump, compress: compress}
+	b := &run{p: p, srv: srv, o: o, conn: conn, id: id, dir: partial, dump: dump, compress: compress, key: key}
 	for attempt := 1; ; attempt++ {
 		b.m = &archive.Manifest{
 			ID: id, Tool: o.Tool, Server: server,
@@ -252,10 +266,14 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 		return nil, &Error{ID: id, Err: err}
 	}
 	o.Logger.Debug("backup complete", "id", id, "tables", b.m.Totals.Tables, "rows", b.m.Totals.Rows, "bytes", b.m.Totals.Bytes)
-	return &Result{
+	res := &Result{
 		ID: id, Path: final, Tables: b.m.Totals.Tables, Rows: b.m.Totals.Rows, Bytes: b.m.Totals.Bytes,
 		Seconds: sinceSeconds(start), Manifest: b.m,
-	}, nil
+	}
+	if key != nil {
+		res.SignedBy = key.ID
+	}
+	return res, nil
 }
 
 // maxAttempts bounds the runs of pg_dump when DDL gets in its way.
@@ -275,6 +293,7 @@ type run struct {
 	dump     tool
 	compress string
 	m        *archive.Manifest
+	key      *archive.Key // signs the manifest; nil: unsigned
 	snapshot string
 	tables   []inspect.TableName // the tables that hold rows, to count
 	dumped   int                 // tables pg_dump writes data for
@@ -461,6 +480,7 @@ func (b *run) dumpAndCount(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	counts := make([]int64, len(b.tables))
+	prints := make([]string, len(b.tables))
 	var wg sync.WaitGroup
 	var dumpErr, countErr error
 	dumpDir := filepath.Join(b.dir, archive.DumpDir)
@@ -508,7 +528,12 @@ func (b *run) dumpAndCount(ctx context.Context) error {
 		tasks := make([]inspect.Task, len(b.tables))
 		for i, t := range b.tables {
 			tasks[i] = func(ctx context.Context, conn *pgx.Conn) error {
-				if err := conn.QueryRow(ctx, inspect.CountSQL(t)).Scan(&counts[i]); err != nil {
+				if b.o.Fingerprint {
+					var err error
+					if counts[i], prints[i], err = inspect.Fingerprint(ctx, conn, t); err != nil {
+						return err
+					}
+				} else if err := conn.QueryRow(ctx, inspect.CountSQL(t)).Scan(&counts[i]); err != nil {
 					return fmt.Errorf("count rows of %s: %w", t, err)
 				}
 				b.counted.Add(1)
@@ -538,19 +563,22 @@ func (b *run) dumpAndCount(ctx context.Context) error {
 		return fmt.Errorf("count rows: %w", countErr)
 	}
 	rows := map[inspect.TableName]int64{}
+	fps := map[inspect.TableName]string{}
 	for i, t := range b.tables {
-		rows[t] = counts[i]
+		rows[t], fps[t] = counts[i], prints[i]
 		b.m.Totals.Rows += counts[i]
 	}
 	for s := range b.m.Services {
 		svc := &b.m.Services[s]
 		for k := range svc.Tables {
-			svc.Tables[k].Rows = rows[inspect.TableName{Schema: svc.Schema, Table: svc.Tables[k].Name}]
+			n := inspect.TableName{Schema: svc.Schema, Table: svc.Tables[k].Name}
+			svc.Tables[k].Rows, svc.Tables[k].Fingerprint = rows[n], fps[n]
 		}
 	}
 	for k := range b.m.OtherTables {
 		t := &b.m.OtherTables[k]
-		t.Rows = rows[inspect.TableName{Schema: t.Schema, Table: t.Name}]
+		n := inspect.TableName{Schema: t.Schema, Table: t.Name}
+		t.Rows, t.Fingerprint = rows[n], fps[n]
 	}
 	b.m.Totals.Tables = len(b.tables)
 	return b.checkTOC(ctx, dumpDir)
@@ -661,7 +689,7 @@ func (b *run) seal(ctx context.Context) error {
 		}
 	}
 	b.m.Finished = time.Now().UTC()
-	if err := archive.Write(b.dir, b.m); err != nil {
+	if err := archive.Write(b.dir, b.m, b.key); err != nil {
 		return err
 	}
 	return archive.SyncDir(b.dir)

@@ -18,6 +18,11 @@ type CheckResult struct {
 	Files    int               `json:"files"`
 	Bytes    int64             `json:"bytes"`
 	Problems []archive.Problem `json:"problems"`
+	// Signature is what the check of the manifest's signature found.
+	Signature archive.Signature `json:"signature"`
+	// Warnings say what could not be checked (an unsigned backup, a
+	// signature without a key to check it).
+	Warnings []string `json:"warnings"`
 	// Restore is the result of the restore test, when one was asked for.
 	Restore *RestoreResult `json:"restore_test,omitempty"`
 }
@@ -26,12 +31,15 @@ type CheckResult struct {
 func (r *CheckResult) Human() string {
 	var b strings.Builder
 	if len(r.Problems) == 0 {
-		fmt.Fprintf(&b, "backup %s: all %d files match the manifest (%s)\n", r.ID, r.Files, HumanBytes(r.Bytes))
+		fmt.Fprintf(&b, "backup %s: all %d files match the manifest (%s); manifest checksum ok; signature %s\n", r.ID, r.Files, HumanBytes(r.Bytes), r.Signature)
 	} else {
 		fmt.Fprintf(&b, "backup %s is damaged: %d of %d files do not match the manifest:\n", r.ID, len(r.Problems), r.Files)
 		for _, p := range r.Problems {
 			fmt.Fprintf(&b, "  %s\n", p)
 		}
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "  warning: %s\n", w)
 	}
 	if r.Restore != nil {
 		b.WriteString(r.Restore.Human())
@@ -39,8 +47,23 @@ func (r *CheckResult) Human() string {
 	return b.String()
 }
 
-// Check reads every file of backup id and compares it with the manifest.
-func Check(ctx context.Context, p *manifest.Project, id string, jobs int) (*CheckResult, error) {
+// CheckOptions tune Check.
+type CheckOptions struct {
+	// Jobs is the number of files read at once; default: the CPU count.
+	Jobs int
+	// AllowUnsigned accepts, with a warning, an unsigned backup while a
+	// key is configured (a backup taken before the key was).
+	AllowUnsigned bool
+}
+
+// Check reads every file of backup id and compares it with the manifest,
+// checks the manifest's own checksum and, with a key configured, its
+// signature. The result is recorded for `backup list`.
+func Check(ctx context.Context, p *manifest.Project, id string, o CheckOptions) (*CheckResult, error) {
+	key, err := LoadKey(p)
+	if err != nil {
+		return nil, err
+	}
 	root := Dir(p)
 	dir, err := find(root, id)
 	if err != nil {
@@ -51,12 +74,18 @@ func Check(ctx context.Context, p *manifest.Project, id string, jobs int) (*Chec
 		return nil, err
 	}
 	defer unlock()
-	_, res, err := checkDir(ctx, dir, jobs, nil)
-	return res, err
+	_, res, err := checkDir(ctx, dir, o.Jobs, nil, key, o.AllowUnsigned)
+	if err != nil {
+		return nil, err
+	}
+	recordCheck(root, res)
+	return res, nil
 }
 
-// checkDir reads dir's manifest and checks its files.
-func checkDir(ctx context.Context, dir string, jobs int, done func(int64)) (*archive.Manifest, *CheckResult, error) {
+// checkDir reads dir's manifest, checks its checksum and signature, then
+// its files. A manifest that cannot be read (or fails its checksum) is an
+// error.
+func checkDir(ctx context.Context, dir string, jobs int, done func(int64), key *archive.Key, allowUnsigned bool) (*archive.Manifest, *CheckResult, error) {
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
@@ -64,10 +93,33 @@ func checkDir(ctx context.Context, dir string, jobs int, done func(int64)) (*arc
 	if err != nil {
 		return nil, nil, err
 	}
-	res := &CheckResult{ID: m.ID, Path: dir, Files: len(m.Files), Bytes: m.Totals.Bytes}
+	res := &CheckResult{ID: m.ID, Path: dir, Files: len(m.Files), Bytes: m.Totals.Bytes, Warnings: []string{}}
+	res.Signature = m.CheckSignature(key)
+	var sigProblem string
+	switch res.Signature {
+	case archive.SignatureBad:
+		sigProblem = "its signature does not match the configured key (" + key.Source + "): the manifest was changed after the backup was signed; refusing it"
+	case archive.SignatureOtherKey:
+		sigProblem = fmt.Sprintf("it was signed with another key (id %s) than the configured one (id %s, %s): its signature cannot be checked; configure that key", m.Seal.KeyID, key.ID, key.Source)
+	case archive.Unsigned:
+		what := "unsigned backup: its checksums find damage, not a forgery (whoever edits a file can update the manifest too)"
+		if m.Seal == nil {
+			what = fmt.Sprintf("manifest format %d, written before manifests were sealed: neither its own checksum nor a signature can be checked", m.Format)
+		}
+		if key != nil && !allowUnsigned {
+			sigProblem = what + "; a key is configured (" + key.Source + "), so an unsigned backup is refused: --allow-unsigned accepts it"
+		} else {
+			res.Warnings = append(res.Warnings, what)
+		}
+	case archive.SignatureNotChecked:
+		res.Warnings = append(res.Warnings, fmt.Sprintf("signed with key %s, but no key is configured (%s or backup_key_file): the signature was not checked", m.Seal.KeyID, KeyEnv))
+	}
 	res.Problems, err = archive.Check(ctx, dir, m, jobs, done)
 	if err != nil {
 		return nil, nil, err
+	}
+	if sigProblem != "" {
+		res.Problems = append([]archive.Problem{{Path: archive.ManifestFile, Problem: sigProblem}}, res.Problems...)
 	}
 	for _, must := range []string{archive.RolesFile, archive.DumpDir + "/toc.dat"} {
 		listed := false

@@ -100,7 +100,7 @@ func checkIncomplete(t *testing.T, shop *backuptest.Shop, id, reason string) {
 	if !strings.Contains(l.Human(), "INCOMPLETE") {
 		t.Errorf("human listing does not say INCOMPLETE:\n%s", l.Human())
 	}
-	if _, err := Check(context.Background(), shop.Project, id, 1); err == nil || !strings.Contains(err.Error(), "incomplete") {
+	if _, err := Check(context.Background(), shop.Project, id, CheckOptions{Jobs: 1}); err == nil || !strings.Contains(err.Error(), "incomplete") {
 		t.Errorf("check of the incomplete backup: err = %v, want it refused as incomplete", err)
 	}
 }
@@ -306,7 +306,7 @@ func TestCorruptBackup(t *testing.T) {
 			if err := tc.damage(path); err != nil {
 				t.Fatal(err)
 			}
-			cr, err := Check(testCtx(t), &p2, res.ID, 2)
+			cr, err := Check(testCtx(t), &p2, res.ID, CheckOptions{Jobs: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -328,7 +328,7 @@ func TestCorruptBackup(t *testing.T) {
 		})
 	}
 	// The original is intact.
-	cr, err := Check(testCtx(t), shop.Project, res.ID, 2)
+	cr, err := Check(testCtx(t), shop.Project, res.ID, CheckOptions{Jobs: 2})
 	if err != nil || !cr.OK {
 		t.Errorf("check of the intact backup: %v %+v", err, cr)
 	}

@@ -19,7 +19,11 @@ type State string
 
 // The states of a backup folder.
 const (
-	// Complete: renamed into place with a readable manifest.
+	// Verified: complete, and its last check (backup verify, restore or
+	// prune) found every file and the manifest as sealed.
+	Verified State = "verified"
+	// Complete: renamed into place with a manifest that matches its own
+	// checksum, not checked since it was written.
 	Complete State = "complete"
 	// Incomplete: a .partial folder no process is writing: the backup
 	// failed or was killed. It cannot be restored.
@@ -27,22 +31,31 @@ const (
 	// InProgress: a .partial folder a live backup is writing.
 	InProgress State = "in progress"
 	// Damaged: a folder named like a complete backup whose manifest is
-	// missing or unreadable.
+	// missing, unreadable, fails its checksum or signature, or whose last
+	// check found a file changed or missing.
 	Damaged State = "damaged"
 )
+
+// Restorable tells whether the state is that of a complete backup whose
+// damage, if any, no check has found yet.
+func (s State) Restorable() bool { return s == Verified || s == Complete }
 
 // Entry is one backup folder.
 type Entry struct {
 	ID    string `json:"id"`
 	State State  `json:"state"`
-	// Complete is State == Complete, for scripts.
-	Complete bool      `json:"complete"`
-	Path     string    `json:"path"`
-	Started  time.Time `json:"started"`
-	Database string    `json:"database,omitempty"`
-	Tables   int       `json:"tables"`
-	Rows     int64     `json:"rows"`
-	Bytes    int64     `json:"bytes"`
+	// Complete tells that the backup is complete and, as far as checked,
+	// whole (State verified or complete), for scripts.
+	Complete bool `json:"complete"`
+	// LastCheck is the last check of its files (backup verify, restore,
+	// prune), or nil when none ran since it was written.
+	LastCheck *LastCheck `json:"last_check"`
+	Path      string     `json:"path"`
+	Started   time.Time  `json:"started"`
+	Database  string     `json:"database,omitempty"`
+	Tables    int        `json:"tables"`
+	Rows      int64      `json:"rows"`
+	Bytes     int64      `json:"bytes"`
 	// Reason says why a backup is not complete.
 	Reason string `json:"reason,omitempty"`
 }
@@ -60,35 +73,48 @@ func (l *Listing) Human() string {
 		fmt.Fprintf(&b, "no backups in %s\n", l.Dir)
 		return b.String()
 	}
-	fmt.Fprintf(&b, "%-22s %-11s %-20s %7s %12s %10s\n", "ID", "STATE", "STARTED (UTC)", "TABLES", "ROWS", "SIZE")
+	fmt.Fprintf(&b, "%-22s %-11s %-20s %-20s %7s %12s %10s\n", "ID", "STATE", "STARTED (UTC)", "LAST CHECKED (UTC)", "TABLES", "ROWS", "SIZE")
 	for _, e := range l.Backups {
 		started := e.Started.UTC().Format("2006-01-02 15:04:05")
-		if e.State == Complete {
-			fmt.Fprintf(&b, "%-22s %-11s %-20s %7d %12d %10s\n", e.ID, e.State, started, e.Tables, e.Rows, HumanBytes(e.Bytes))
+		checked := "never"
+		if e.LastCheck != nil {
+			checked = e.LastCheck.At.UTC().Format("2006-01-02 15:04:05")
+		}
+		if e.State.Restorable() {
+			fmt.Fprintf(&b, "%-22s %-11s %-20s %-20s %7d %12d %10s\n", e.ID, e.State, started, checked, e.Tables, e.Rows, HumanBytes(e.Bytes))
 		} else {
-			fmt.Fprintf(&b, "%-22s %-11s %-20s  %s\n", e.ID, strings.ToUpper(string(e.State)), started, e.Reason)
+			fmt.Fprintf(&b, "%-22s %-11s %-20s %-20s  %s\n", e.ID, strings.ToUpper(string(e.State)), started, checked, e.Reason)
 		}
 	}
+	b.WriteString("verified: every file and the manifest checked at LAST CHECKED; complete: sealed, not checked since (`splitschema backup verify ID` checks it)\n")
 	return b.String()
 }
 
-// Complete returns the complete backups, newest first.
+// Complete returns the complete backups not known to be damaged, newest
+// first.
 func (l *Listing) Complete() []Entry {
 	var out []Entry
 	for _, e := range l.Backups {
-		if e.State == Complete {
+		if e.State.Restorable() {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// List reads the project's backup folder. A missing folder holds no backups.
+// List reads the project's backup folder. A missing folder holds no
+// backups. It reads each manifest (checking its own checksum and, with a
+// key configured, its signature) and the record of each backup's last
+// check; it reads no other file: `backup verify` and prune do.
 func List(p *manifest.Project) (*Listing, error) {
-	return listDir(Dir(p))
+	key, err := LoadKey(p)
+	if err != nil {
+		return nil, err
+	}
+	return listDir(Dir(p), key)
 }
 
-func listDir(root string) (*Listing, error) {
+func listDir(root string, key *archive.Key) (*Listing, error) {
 	l := &Listing{Dir: root, Backups: []Entry{}}
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -117,6 +143,7 @@ func listDir(root string) (*Listing, error) {
 				e.Reason = failureReason(e.Path)
 			}
 		default:
+			e.LastCheck = readCheck(root, id)
 			m, err := archive.Read(e.Path)
 			switch {
 			case err != nil:
@@ -124,12 +151,22 @@ func listDir(root string) (*Listing, error) {
 			case m.ID != id:
 				e.State, e.Reason = Damaged, fmt.Sprintf("its manifest is that of backup %s", m.ID)
 			default:
-				e.State = Complete
 				e.Started, e.Database = m.Started, m.Database.Name
 				e.Tables, e.Rows, e.Bytes = m.Totals.Tables, m.Totals.Rows, m.Totals.Bytes
+				sig := m.CheckSignature(key)
+				switch {
+				case sig == archive.SignatureBad || sig == archive.SignatureOtherKey:
+					e.State, e.Reason = Damaged, fmt.Sprintf("manifest signature %s for the configured key", sig)
+				case e.LastCheck != nil && !e.LastCheck.OK:
+					e.State, e.Reason = Damaged, "the check at "+e.LastCheck.At.UTC().Format(time.RFC3339)+" found: "+strings.Join(e.LastCheck.Problems, "; ")
+				case e.LastCheck != nil:
+					e.State = Verified
+				default:
+					e.State = Complete
+				}
 			}
 		}
-		e.Complete = e.State == Complete
+		e.Complete = e.State.Restorable()
 		l.Backups = append(l.Backups, e)
 	}
 	slices.SortFunc(l.Backups, func(a, b Entry) int { return strings.Compare(b.ID, a.ID) })

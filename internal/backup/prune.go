@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,12 +12,33 @@ import (
 	"github.com/splitschema/splitschema/internal/manifest"
 )
 
-// PruneResult says what Prune deleted and kept.
+// PruneOptions tune Prune.
+type PruneOptions struct {
+	// Keep is how many verified backups to keep, at least 1.
+	Keep int
+	// DeleteDamaged deletes the damaged backups too; by default they are
+	// kept for a person to look at.
+	DeleteDamaged bool
+	// DryRun checks and reports, and deletes nothing.
+	DryRun bool
+	// Jobs is the number of files read at once; default: the CPU count.
+	Jobs int
+}
+
+// PruneResult says what Prune checked, kept and deleted.
 type PruneResult struct {
-	Dir     string   `json:"dir"`
-	Keep    int      `json:"keep"`
-	Kept    []string `json:"kept"`
+	Dir    string `json:"dir"`
+	Keep   int    `json:"keep"`
+	DryRun bool   `json:"dry_run"`
+	// Kept are the verified backups kept, newest first: every file and
+	// the manifest checked by this prune.
+	Kept []string `json:"kept"`
+	// Deleted are the folders deleted (with DryRun: that would be), each
+	// with the reason.
 	Deleted []string `json:"deleted"`
+	// Damaged are the backups whose check failed, each with what it found;
+	// they never count toward Keep and are kept unless DeleteDamaged.
+	Damaged []string `json:"damaged"`
 	// Skipped are folders left alone, each with the reason.
 	Skipped []string `json:"skipped"`
 }
@@ -24,9 +46,24 @@ type PruneResult struct {
 // Human renders the result for people.
 func (r *PruneResult) Human() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "kept %d complete backup(s), deleted %d folder(s) in %s\n", len(r.Kept), len(r.Deleted), r.Dir)
+	verb := "deleted"
+	if r.DryRun {
+		verb = "would delete"
+		b.WriteString("dry run: nothing was deleted\n")
+	}
+	fmt.Fprintf(&b, "kept %d verified backup(s) of %d asked for (every file and the manifest checked now), %s %d folder(s) in %s\n",
+		len(r.Kept), r.Keep, verb, len(r.Deleted), r.Dir)
+	if len(r.Kept) < r.Keep {
+		fmt.Fprintf(&b, "  only %d backup(s) could be verified: nothing that could restore was deleted\n", len(r.Kept))
+	}
+	for _, k := range r.Kept {
+		fmt.Fprintf(&b, "  kept %s (verified)\n", k)
+	}
+	for _, d := range r.Damaged {
+		fmt.Fprintf(&b, "  DAMAGED %s\n", d)
+	}
 	for _, d := range r.Deleted {
-		fmt.Fprintf(&b, "  deleted %s\n", d)
+		fmt.Fprintf(&b, "  %s %s\n", verb, d)
 	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(&b, "  left alone: %s\n", s)
@@ -34,36 +71,37 @@ func (r *PruneResult) Human() string {
 	return b.String()
 }
 
-// Prune keeps the keep newest complete backups and deletes the older
-// complete ones and every incomplete folder no process is writing. It never
-// deletes the newest complete backup, nor a backup being written or read,
-// nor a damaged one (that is for a person to look at).
-func Prune(p *manifest.Project, keep int) (*PruneResult, error) {
-	if keep < 1 {
-		return nil, fmt.Errorf("--keep %d: at least 1 (the newest complete backup is never deleted)", keep)
+// Prune keeps the Keep newest backups that pass a check now (every file's
+// size and SHA-256, the manifest's own checksum and, with a key
+// configured, its signature) and deletes the complete backups older than
+// the oldest of them, unchecked, and every incomplete folder no process is
+// writing. A damaged backup (found now, or known from its last check or its
+// unreadable manifest) never counts toward Keep, is reported and is kept
+// unless DeleteDamaged. While fewer than Keep backups pass, nothing
+// complete is deleted. It never deletes a backup being written or read.
+func Prune(ctx context.Context, p *manifest.Project, o PruneOptions) (*PruneResult, error) {
+	if o.Keep < 1 {
+		return nil, fmt.Errorf("--keep %d: at least 1 (the newest verified backup is never deleted)", o.Keep)
 	}
-	root := Dir(p)
-	l, err := listDir(root)
+	key, err := LoadKey(p)
 	if err != nil {
 		return nil, err
 	}
-	res := &PruneResult{Dir: root, Keep: keep, Kept: []string{}, Deleted: []string{}, Skipped: []string{}}
-	complete := 0
+	root := Dir(p)
+	l, err := listDir(root, key)
+	if err != nil {
+		return nil, err
+	}
+	res := &PruneResult{Dir: root, Keep: o.Keep, DryRun: o.DryRun, Kept: []string{}, Deleted: []string{}, Damaged: []string{}, Skipped: []string{}}
 	var errs []error
-	for _, e := range l.Backups {
-		switch e.State {
-		case Complete:
-			complete++
-			if complete <= keep {
-				res.Kept = append(res.Kept, e.ID)
-				continue
+	remove := func(e Entry, why string) {
+		if o.DryRun {
+			if busy(root, e.ID) {
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%s (in use)", e.ID))
+			} else {
+				res.Deleted = append(res.Deleted, e.ID+" ("+why+")")
 			}
-		case Damaged:
-			res.Skipped = append(res.Skipped, fmt.Sprintf("%s (damaged: %s)", e.ID, e.Reason))
-			continue
-		case InProgress:
-			res.Skipped = append(res.Skipped, fmt.Sprintf("%s (being written)", e.ID))
-			continue
+			return
 		}
 		deleted, err := deleteBackup(root, e)
 		switch {
@@ -72,14 +110,77 @@ func Prune(p *manifest.Project, keep int) (*PruneResult, error) {
 		case err != nil:
 			errs = append(errs, err)
 		case deleted:
-			res.Deleted = append(res.Deleted, e.ID)
+			res.Deleted = append(res.Deleted, e.ID+" ("+why+")")
 		}
 	}
-	removeOrphanLocks(root)
+	damaged := func(e Entry, what string) {
+		if o.DeleteDamaged {
+			res.Damaged = append(res.Damaged, e.ID+": "+what+" (--delete-damaged)")
+			remove(e, "damaged")
+			return
+		}
+		res.Damaged = append(res.Damaged, e.ID+": "+what+" (kept for inspection; --delete-damaged deletes it)")
+	}
+	for _, e := range l.Backups {
+		switch {
+		case e.State == InProgress:
+			res.Skipped = append(res.Skipped, fmt.Sprintf("%s (being written)", e.ID))
+		case e.State == Incomplete:
+			remove(e, "incomplete: "+e.Reason)
+		case len(res.Kept) >= o.Keep && e.State == Damaged:
+			damaged(e, e.Reason)
+		case len(res.Kept) >= o.Keep:
+			// Older than the Keep newest verified: out of retention,
+			// whole or not, so not read.
+			remove(e, fmt.Sprintf("older than the %d newest verified backups; not checked", o.Keep))
+		case e.State == Damaged && e.LastCheck == nil:
+			damaged(e, e.Reason) // its manifest itself is unreadable
+		default:
+			ok, what, err := pruneCheck(ctx, root, e, key, o.Jobs)
+			switch {
+			case errors.Is(err, errBusy):
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%s (in use; not checked, not counted)", e.ID))
+			case err != nil && ctx.Err() != nil:
+				return res, fmt.Errorf("prune: %w", ctx.Err())
+			case err != nil:
+				damaged(e, err.Error())
+			case ok:
+				res.Kept = append(res.Kept, e.ID)
+			default:
+				damaged(e, what)
+			}
+		}
+	}
+	if !o.DryRun {
+		removeOrphanLocks(root)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return res, fmt.Errorf("prune: %w", err)
 	}
 	return res, nil
+}
+
+// pruneCheck checks backup e under its shared lock, recording the outcome.
+// It says whether the backup passed and, if not, what was found.
+func pruneCheck(ctx context.Context, root string, e Entry, key *archive.Key, jobs int) (bool, string, error) {
+	unlock, err := lockBackup(root, e.ID, false, false)
+	if err != nil {
+		return false, "", err
+	}
+	defer unlock()
+	_, res, err := checkDir(ctx, e.Path, jobs, nil, key, false)
+	if err != nil {
+		return false, "", err
+	}
+	recordCheck(root, res)
+	if res.OK {
+		return true, "", nil
+	}
+	var parts []string
+	for _, p := range res.Problems {
+		parts = append(parts, p.String())
+	}
+	return false, strings.Join(parts, "; "), nil
 }
 
 // removeOrphanLocks removes the lock files of backups whose folder is gone
@@ -101,6 +202,7 @@ func removeOrphanLocks(root string) {
 		}
 		if unlock, err := lockBackup(root, id, true, false); err == nil {
 			removeLock(root, id)
+			removeCheck(root, id)
 			unlock()
 		}
 	}
@@ -116,7 +218,7 @@ func deleteBackup(root string, e Entry) (bool, error) {
 	}
 	defer unlock()
 	dir := e.Path
-	if e.State == Complete {
+	if !strings.HasSuffix(dir, archive.PartialSuffix) {
 		partial := filepath.Join(root, e.ID+archive.PartialSuffix)
 		if err := os.Rename(dir, partial); err != nil {
 			return false, fmt.Errorf("delete backup %s: %w", e.ID, err)
@@ -127,5 +229,6 @@ func deleteBackup(root string, e Entry) (bool, error) {
 		return false, fmt.Errorf("delete backup %s: %w", e.ID, err)
 	}
 	removeLock(root, e.ID)
+	removeCheck(root, e.ID)
 	return true, nil
 }

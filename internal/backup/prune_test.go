@@ -1,9 +1,11 @@
 package backup
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,8 +30,17 @@ func fakeBackups(t *testing.T, states ...State) (*manifest.Project, []string) {
 		switch st {
 		case Complete:
 			dir := filepath.Join(root, id)
-			os.Mkdir(dir, 0o700)
-			if err := archive.Write(dir, &archive.Manifest{ID: id, Started: start}); err != nil {
+			os.MkdirAll(filepath.Join(dir, archive.DumpDir), 0o700)
+			for name, body := range map[string]string{archive.RolesFile: `{"roles": []}`, archive.DumpDir + "/toc.dat": "toc of " + id, archive.DumpDir + "/3001.dat.lz4": "rows of " + id} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			files, err := archive.NewSealer(dir, 1).Finish(context.Background(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := archive.Write(dir, &archive.Manifest{ID: id, Started: start, Files: files}, nil); err != nil {
 				t.Fatal(err)
 			}
 		case Incomplete:
@@ -87,10 +98,11 @@ func TestPrune(t *testing.T) {
 	}
 	defer unlockWrite()
 
-	if _, err := Prune(p, 0); err == nil {
+	ctx := context.Background()
+	if _, err := Prune(ctx, p, PruneOptions{Keep: 0}); err == nil {
 		t.Error("prune --keep 0 accepted")
 	}
-	res, err := Prune(p, 2)
+	res, err := Prune(ctx, p, PruneOptions{Keep: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +110,11 @@ func TestPrune(t *testing.T) {
 		t.Errorf("kept = %v, want %v", res.Kept, want)
 	}
 	wantDeleted := []string{ids[5], ids[2], ids[1]}
-	if !slices.Equal(res.Deleted, wantDeleted) {
+	if !slices.Equal(idsOf(res.Deleted), wantDeleted) {
 		t.Errorf("deleted = %v, want %v", res.Deleted, wantDeleted)
 	}
-	if len(res.Skipped) != 3 {
-		t.Errorf("skipped = %v, want the in-progress, damaged and in-use ones", res.Skipped)
+	if len(res.Skipped) != 2 || len(res.Damaged) != 1 {
+		t.Errorf("skipped = %v, damaged = %v; want the in-progress and in-use ones skipped, the damaged one reported", res.Skipped, res.Damaged)
 	}
 	l, _ := List(p)
 	var left []string
@@ -114,14 +126,110 @@ func TestPrune(t *testing.T) {
 	}
 	// Keep 1 never deletes the newest complete backup.
 	unlockRead()
-	res, err = Prune(p, 1)
+	res, err = Prune(ctx, p, PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(res.Kept, []string{ids[6]}) || !slices.Contains(res.Deleted, ids[0]) || !slices.Contains(res.Deleted, ids[3]) {
+	if !slices.Equal(res.Kept, []string{ids[6]}) || !slices.Contains(idsOf(res.Deleted), ids[0]) || !slices.Contains(idsOf(res.Deleted), ids[3]) {
 		t.Errorf("prune 1: kept %v deleted %v", res.Kept, res.Deleted)
 	}
 	if _, err := os.Stat(lockPath(Dir(p), ids[0])); err == nil {
 		t.Error("the lock file of a deleted backup is left")
+	}
+}
+
+// idsOf returns the ids of "id (reason)" entries.
+func idsOf(entries []string) []string {
+	var out []string
+	for _, e := range entries {
+		id, _, _ := strings.Cut(e, " ")
+		out = append(out, strings.TrimSuffix(id, ":"))
+	}
+	return out
+}
+
+// The issue's case: 4 good backups, then 3 newer damaged ones (a flipped
+// byte in a data file, a flipped toc.dat, a truncated file). prune --keep 3
+// keeps the 3 newest good ones and the damaged ones, deletes the oldest good
+// one, and says which are damaged; list then shows what it found.
+func TestPruneKeepsWhatRestores(t *testing.T) {
+	ctx := context.Background()
+	p, ids := fakeBackups(t, Complete, Complete, Complete, Complete, Complete, Complete, Complete)
+	root := Dir(p)
+	flip := func(rel string) {
+		path := filepath.Join(root, rel)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[0] ^= 0x01
+		os.WriteFile(path, data, 0o600)
+	}
+	flip(ids[4] + "/dump/3001.dat.lz4")
+	flip(ids[5] + "/dump/toc.dat")
+	if err := os.Truncate(filepath.Join(root, ids[6], "dump/3001.dat.lz4"), 3); err != nil {
+		t.Fatal(err)
+	}
+
+	// A dry run deletes nothing and says what it would.
+	res, err := Prune(ctx, p, PruneOptions{Keep: 3, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := List(p); len(l.Backups) != 7 {
+		t.Fatalf("dry run deleted: %d backups left", len(l.Backups))
+	}
+	if !slices.Equal(idsOf(res.Deleted), []string{ids[0]}) {
+		t.Errorf("dry run would delete %v, want %s", res.Deleted, ids[0])
+	}
+
+	res, err = Prune(ctx, p, PruneOptions{Keep: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{ids[3], ids[2], ids[1]}; !slices.Equal(res.Kept, want) {
+		t.Errorf("kept = %v, want the 3 newest good ones %v", res.Kept, want)
+	}
+	if want := []string{ids[6], ids[5], ids[4]}; !slices.Equal(idsOf(res.Damaged), want) {
+		t.Errorf("damaged = %v, want %v", res.Damaged, want)
+	}
+	if !slices.Equal(idsOf(res.Deleted), []string{ids[0]}) {
+		t.Errorf("deleted = %v, want only the oldest good one %s", res.Deleted, ids[0])
+	}
+	l, err := List(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]State{}
+	for _, e := range l.Backups {
+		states[e.ID] = e.State
+		if e.LastCheck == nil {
+			t.Errorf("%s: no last check recorded", e.ID)
+		}
+	}
+	for i, want := range map[int]State{1: Verified, 2: Verified, 3: Verified, 4: Damaged, 5: Damaged, 6: Damaged} {
+		if states[ids[i]] != want {
+			t.Errorf("list: %s is %q, want %q", ids[i], states[ids[i]], want)
+		}
+	}
+	if !strings.Contains(l.Human(), "DAMAGED") {
+		t.Errorf("list does not say DAMAGED:\n%s", l.Human())
+	}
+
+	// Never fewer than N verified when it could have: with keep 5 and only
+	// 3 good ones, nothing good goes.
+	res, err = Prune(ctx, p, PruneOptions{Keep: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deleted) != 0 || len(res.Kept) != 3 {
+		t.Errorf("keep 5 with 3 good: kept %v, deleted %v", res.Kept, res.Deleted)
+	}
+	res, err = Prune(ctx, p, PruneOptions{Keep: 3, DeleteDamaged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{ids[6], ids[5], ids[4]}; !slices.Equal(idsOf(res.Deleted), want) {
+		t.Errorf("--delete-damaged deleted %v, want %v", res.Deleted, want)
 	}
 }

@@ -39,6 +39,9 @@ type RestoreOptions struct {
 	Audit verify.AuditFunc
 	// NoAudit skips it (the result says so).
 	NoAudit bool
+	// AllowUnsigned restores, with a warning, an unsigned backup while a
+	// backup key is configured.
+	AllowUnsigned bool
 	// AppPassword returns the password to give a service's app role when
 	// the restore creates it and the backup holds no password verifier
 	// for it: the project's own secret, so the services can log in. An
@@ -63,10 +66,15 @@ type RestoreResult struct {
 	Server   string `json:"server"`
 	// RolesCreated are the service roles the restore created; RolesExisting
 	// those it found and left as they were.
-	RolesCreated  []string       `json:"roles_created"`
-	RolesExisting []string       `json:"roles_existing"`
-	Seconds       float64        `json:"seconds"`
-	Verify        *verify.Result `json:"verify,omitempty"`
+	RolesCreated  []string `json:"roles_created"`
+	RolesExisting []string `json:"roles_existing"`
+	// Ignored is what roles.json asked for beyond the project's declared
+	// roles and was not done.
+	Ignored []string `json:"ignored"`
+	// Warnings say what could not be checked (an unsigned backup).
+	Warnings []string       `json:"warnings"`
+	Seconds  float64        `json:"seconds"`
+	Verify   *verify.Result `json:"verify,omitempty"`
 	// FailedDatabase is the name a failed restore's database was renamed
 	// to; Dropped tells that it was dropped instead.
 	FailedDatabase string `json:"failed_database,omitempty"`
@@ -87,6 +95,12 @@ func (r *RestoreResult) Human() string {
 	}
 	if len(r.RolesCreated) > 0 {
 		fmt.Fprintf(&b, "  roles created: %s\n", strings.Join(r.RolesCreated, ", "))
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "  warning: %s\n", w)
+	}
+	for _, i := range r.Ignored {
+		fmt.Fprintf(&b, "  ignored from roles.json: %s\n", i)
 	}
 	if r.Verify != nil {
 		for _, line := range strings.Split(strings.TrimRight(r.Verify.Human(), "\n"), "\n") {
@@ -161,6 +175,10 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 			o.Progress(s)
 		}
 	}
+	key, err := LoadKey(p)
+	if err != nil {
+		return nil, err
+	}
 	root := Dir(p)
 	dir, err := find(root, id)
 	if err != nil {
@@ -173,12 +191,16 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 	defer unlock()
 
 	step("checking the backup's files")
-	m, check, err := checkDir(ctx, dir, o.Jobs, nil)
+	m, check, err := checkDir(ctx, dir, o.Jobs, nil, key, o.AllowUnsigned)
 	if err != nil {
 		return nil, err
 	}
+	recordCheck(root, check)
 	if checked != nil {
 		checked(check)
+	}
+	for _, w := range check.Warnings {
+		o.Logger.Warn(w, "backup", id)
 	}
 	if !check.OK {
 		return nil, &ProblemsError{ID: id, Problems: check.Problems}
@@ -193,7 +215,7 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 		return nil, err
 	}
 	db := tsrv.Database
-	res := &RestoreResult{ID: id, Database: db, Server: tsrv.Addr(), RolesCreated: []string{}, RolesExisting: []string{}}
+	res := &RestoreResult{ID: id, Database: db, Server: tsrv.Addr(), RolesCreated: []string{}, RolesExisting: []string{}, Warnings: check.Warnings, Ignored: []string{}}
 	admin, err := connectMaintenance(ctx, tsrv)
 	if err != nil {
 		return nil, err
@@ -226,6 +248,15 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 	}
 	if exists {
 		return nil, kindErrorf(ErrTargetExists, "database %s already exists on %s; restore never writes into an existing database: choose another name with --target-db NAME (or drop %s first). Nothing was changed", db, tsrv.Addr(), db)
+	}
+	userSettings, err := readUserSettings(ctx, admin)
+	if err != nil {
+		return nil, err
+	}
+	g, ignored := declaredGlobals(p, g, userSettings)
+	res.Ignored = append(res.Ignored, sortedIgnored(ignored)...)
+	for _, i := range res.Ignored {
+		o.Logger.Warn("roles.json asks for more than the project declares; ignored", "what", i)
 	}
 	dumpDir := filepath.Join(dir, archive.DumpDir)
 	if err := checkOwners(ctx, admin, restore, dumpDir, g); err != nil {

@@ -115,7 +115,7 @@ func ourBackup(ctx context.Context, e *env, s *shop) (res *backup.Result, secs f
 	if size, err = dirSize(res.Path); err != nil {
 		return nil, 0, 0, fmt.Errorf("size of backup %s: %w", res.ID, err)
 	}
-	if _, err := backup.Prune(s.p, 1); err != nil {
+	if _, err := backup.Prune(ctx, s.p, backup.PruneOptions{Keep: 1}); err != nil {
 		return nil, 0, 0, err
 	}
 	return res, secs, size, nil

@@ -104,7 +104,7 @@ func writersDuringBackups(ctx context.Context, e *env, s *shop, cfg workload.Con
 	if w.err != nil {
 		return nil, 0, w.err
 	}
-	if _, err := backup.Prune(s.p, 1); err != nil {
+	if _, err := backup.Prune(ctx, s.p, backup.PruneOptions{Keep: 1}); err != nil {
 		return nil, 0, err
 	}
 	return w.res, backups, nil

@@ -1,6 +1,6 @@
 // Package inspect reads what a backup records and a verify compares: the
 // tables of the service schemas and their exact row counts, each service's
-// migration version, the foreign keys between schemas and the rows that
+// migration version, the foreign keys (between schemas and inside one) and the rows that
 // break them. Every read can run inside one exported snapshot, on as many
 // connections as asked.
 package inspect
@@ -101,8 +101,8 @@ func Version(ctx context.Context, q Querier, schema string) (*int64, error) {
 	return &v, nil
 }
 
-// ForeignKeys lists the foreign keys whose two tables are in different
-// schemas, at least one of them in schemas. Foreign keys cloned onto
+// ForeignKeys lists every foreign key with at least one of its two tables
+// in schemas: between schemas and inside one. Foreign keys cloned onto
 // partitions are left out: their parent's stands for them.
 func ForeignKeys(ctx context.Context, q Querier, schemas []string) ([]archive.ForeignKey, error) {
 	rows, err := q.Query(ctx, `
@@ -121,7 +121,6 @@ func ForeignKeys(ctx context.Context, q Querier, schemas []string) ([]archive.Fo
 		JOIN pg_catalog.pg_class tc ON tc.oid = con.confrelid
 		JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
 		WHERE con.contype = 'f' AND con.conparentid = 0
-		  AND fn.oid <> tn.oid
 		  AND (fn.nspname = ANY($1) OR tn.nspname = ANY($1))
 		ORDER BY fn.nspname, fc.relname, con.conname`, schemas)
 	if err != nil {
@@ -145,6 +144,32 @@ func ForeignKeys(ctx context.Context, q Querier, schemas []string) ([]archive.Fo
 // left out (each is counted on its own).
 func CountSQL(t TableName) string {
 	return `SELECT count(*) FROM ONLY ` + t.Sanitize()
+}
+
+// fingerprintSettings make every value's text form the same on any server
+// and session: the fingerprint hashes rows as text.
+const fingerprintSettings = `SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL TimeZone = 'UTC';
+	SET LOCAL extra_float_digits = 3; SET LOCAL bytea_output = 'hex'; SET LOCAL lc_monetary = 'C'`
+
+// Fingerprint counts the rows of table t and computes its content
+// fingerprint in one scan: the sums, over every row, of the two halves of
+// the MD5 of the row's text form. The sums do not depend on the order of
+// the rows, so a restored copy, whose rows lie in another order, has the
+// same fingerprint exactly when it holds the same rows (up to MD5
+// collisions). conn must be in a transaction (the settings are local to
+// it).
+func Fingerprint(ctx context.Context, conn *pgx.Conn, t TableName) (rows int64, fingerprint string, err error) {
+	if _, err := conn.Exec(ctx, fingerprintSettings); err != nil {
+		return 0, "", fmt.Errorf("fingerprint %s: %w", t, err)
+	}
+	sql := `SELECT count(*),
+	        coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text || ':' ||
+	        coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text
+	        FROM (SELECT md5(r::text) AS h FROM ONLY ` + t.Sanitize() + ` r) s`
+	if err := conn.QueryRow(ctx, sql).Scan(&rows, &fingerprint); err != nil {
+		return 0, "", fmt.Errorf("fingerprint %s: %w", t, err)
+	}
+	return rows, "md5sum:" + fingerprint, nil
 }
 
 // BrokenSQL counts the rows of fk's table that reference no row: under

@@ -26,10 +26,12 @@ func TestBrokenRows(t *testing.T) {
 		INSERT INTO a.p VALUES (1, 'one'), (2, 'two');
 		CREATE TABLE "B b".simple (id int, x int, "Y" text, FOREIGN KEY (x, "Y") REFERENCES a.p (x, "Y"));
 		CREATE TABLE "B b".full (id int, x int, "Y" text, FOREIGN KEY (x, "Y") REFERENCES a.p (x, "Y") MATCH FULL);
+		CREATE TABLE a.inside (id int, x int, "Y" text, FOREIGN KEY (x, "Y") REFERENCES a.p (x, "Y"));
 		SET session_replication_role = replica;
 		-- ok, ok, partly NULL, all NULL, missing, missing
 		INSERT INTO "B b".simple VALUES (1, 1, 'one'), (2, 2, 'two'), (3, 3, NULL), (4, NULL, NULL), (5, 1, 'two'), (6, 9, 'nine');
 		INSERT INTO "B b".full SELECT * FROM "B b".simple;
+		INSERT INTO a.inside SELECT * FROM "B b".simple;
 		RESET session_replication_role;`)
 	if err != nil {
 		t.Fatal(err)
@@ -38,10 +40,10 @@ func TestBrokenRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fks) != 2 {
-		t.Fatalf("foreign keys = %+v, want 2", fks)
+	if len(fks) != 3 {
+		t.Fatalf("foreign keys = %+v, want 3 (2 between schemas, 1 inside schema a)", fks)
 	}
-	want := map[string]int64{"simple": 2, "full": 3} // MATCH FULL also refuses the partly NULL row
+	want := map[string]int64{"simple": 2, "full": 3, "inside": 2} // MATCH FULL also refuses the partly NULL row
 	for _, fk := range fks {
 		if len(fk.From.Columns) != 2 || fk.From.Columns[1] != "Y" || fk.To.Schema != "a" || !fk.Validated {
 			t.Errorf("foreign key read as %+v", fk)

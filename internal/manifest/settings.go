@@ -23,6 +23,9 @@ type Settings struct {
 	LockTimeout time.Duration `json:"lock_timeout"`
 	// Keep is how many complete backups `backup prune` keeps by default.
 	Keep int `json:"keep"`
+	// BackupKeyFile is the file holding the key that signs backups'
+	// manifests (backup_key_file:, relative to the project), or "".
+	BackupKeyFile string `json:"backup_key_file,omitempty"`
 	// Window, when set, is the recovery window: prune also keeps every
 	// backup a restore to any time within it needs.
 	Window time.Duration `json:"window,omitempty"`
@@ -66,6 +69,7 @@ type settingsDoc struct {
 	Backups     *string     `yaml:"backups"`
 	Naming      *namingDoc  `yaml:"naming"`
 	LockTimeout *lineString `yaml:"lock_timeout"`
+	KeyFile     *string     `yaml:"backup_key_file"`
 	Retention   *struct {
 		Keep   *int        `yaml:"keep"`
 		Window *lineString `yaml:"window"`
@@ -82,7 +86,7 @@ type namingDoc struct {
 	AppSuffix   *string `yaml:"app_suffix"`
 }
 
-const settingsKeys = "database, backups, naming, lock_timeout, retention, pitr"
+const settingsKeys = "database, backups, backup_key_file, naming, lock_timeout, retention, pitr"
 
 // ParseSettings reads splitschema.yaml; file names it in errors.
 func ParseSettings(file string, data []byte) (Settings, error) {
@@ -97,6 +101,12 @@ func ParseSettings(file string, data []byte) (Settings, error) {
 	}
 	if doc.Backups != nil {
 		s.Backups = *doc.Backups
+	}
+	if doc.KeyFile != nil {
+		if *doc.KeyFile == "" {
+			ps.add(file, 0, "backup_key_file must name a file (or be left out)")
+		}
+		s.BackupKeyFile = *doc.KeyFile
 	}
 	if doc.Naming != nil {
 		if doc.Naming.Prefix != nil {

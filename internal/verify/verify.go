@@ -1,9 +1,12 @@
 // Package verify proves that a database holds exactly what a backup
-// recorded: every service table's row count and every service's migration
-// version equal the manifest's, every cross-schema foreign key of the
-// manifest exists and is validated, no row references a row that is
-// missing (checked with a query, not only the catalog), and the isolation
-// audit passes. Everything is read in one snapshot.
+// recorded: every service table's row count (and, when the backup has
+// them, content fingerprint) and every service's migration version equal
+// the manifest's, every foreign key of the manifest and of the database —
+// between services and inside one — exists and is validated, every
+// declared link the backup saw enforced still is, no row references a row
+// that is missing (checked with a query, not only the catalog, also for a
+// foreign key that was dropped), and the isolation audit passes.
+// Everything is read in one snapshot.
 package verify
 
 import (
@@ -47,7 +50,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Link is one cross-schema foreign key and the rows that break it.
+// Link is one foreign key (between services or inside one) and the rows
+// that break it.
 type Link struct {
 	From       string `json:"from"`
 	To         string `json:"to"`
@@ -55,6 +59,24 @@ type Link struct {
 	// Broken counts the referencing rows whose referenced row is missing;
 	// -1 when the foreign key is missing and the count could not run.
 	Broken int64 `json:"broken"`
+	// Missing tells that the backup has the foreign key and the database
+	// has not; Broken then counts by the backup's definition.
+	Missing bool `json:"missing,omitempty"`
+	// InsideSchema tells a foreign key between two tables of one schema
+	// (one service) from a link between services.
+	InsideSchema bool `json:"inside_schema"`
+}
+
+func newLink(fk archive.ForeignKey) *Link {
+	return &Link{From: fk.From.String(), To: fk.To.String(), Constraint: fk.Name, Broken: -1, InsideSchema: fk.From.Schema == fk.To.Schema}
+}
+
+// kind is "link" between services, "foreign key" inside one.
+func (l Link) kind() string {
+	if l.InsideSchema {
+		return "foreign key"
+	}
+	return "link"
 }
 
 // Result is what Run found.
@@ -63,12 +85,18 @@ type Result struct {
 	Backup   string `json:"backup"`
 	Database string `json:"database"`
 	// Tables and Rows count what was compared in the database.
-	Tables int    `json:"tables"`
-	Rows   int64  `json:"rows"`
-	Links  []Link `json:"links"`
+	Tables int   `json:"tables"`
+	Rows   int64 `json:"rows"`
+	// Fingerprinted counts the tables whose content was compared, not
+	// only their rows' count (backups taken with --fingerprint).
+	Fingerprinted int    `json:"fingerprinted"`
+	Links         []Link `json:"links"`
 	// Mismatches name each difference from the backup, each broken link
 	// and each audit finding.
 	Mismatches []string `json:"mismatches"`
+	// Notes say what is true of the backup too, so no mismatch, but worth
+	// knowing (a declared link that no foreign key enforces).
+	Notes []string `json:"notes"`
 	// Audit is "passed", "failed" or "not run".
 	Audit string `json:"audit"`
 }
@@ -81,15 +109,27 @@ func (r *Result) Human() string {
 		verdict = "MISMATCH"
 	}
 	fmt.Fprintf(&b, "%s: database %s against backup %s\n", verdict, r.Database, r.Backup)
-	fmt.Fprintf(&b, "  %d tables, %d rows\n", r.Tables, r.Rows)
+	fmt.Fprintf(&b, "  %d tables, %d rows", r.Tables, r.Rows)
+	if r.Fingerprinted > 0 {
+		fmt.Fprintf(&b, "; content fingerprint compared for %d tables", r.Fingerprinted)
+	} else {
+		b.WriteString("; row counts compared, not content (backup --fingerprint compares content)")
+	}
+	b.WriteString("\n")
 	for _, l := range r.Links {
 		broken := fmt.Sprintf("%d broken", l.Broken)
 		if l.Broken < 0 {
 			broken = "not checked"
 		}
-		fmt.Fprintf(&b, "  link %s -> %s: %s\n", l.From, l.To, broken)
+		if l.Missing {
+			broken += ", FOREIGN KEY MISSING"
+		}
+		fmt.Fprintf(&b, "  %s %s -> %s: %s\n", l.kind(), l.From, l.To, broken)
 	}
 	fmt.Fprintf(&b, "  isolation audit: %s\n", r.Audit)
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
+	}
 	for _, m := range r.Mismatches {
 		fmt.Fprintf(&b, "  - %s\n", m)
 	}
@@ -107,7 +147,7 @@ func Run(ctx context.Context, srv *target.Server, m *archive.Manifest, o Options
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	res := &Result{Backup: m.ID, Database: srv.Database, Links: []Link{}, Mismatches: []string{}, Audit: "not run"}
+	res := &Result{Backup: m.ID, Database: srv.Database, Links: []Link{}, Mismatches: []string{}, Notes: []string{}, Audit: "not run"}
 	conn, err := srv.Connect(ctx, srv.Database)
 	if err != nil {
 		return nil, err
@@ -165,6 +205,9 @@ type tableCount struct {
 	name inspect.TableName
 	want int64
 	got  int64
+	// wantFP is the backup's fingerprint of the table ("" when it has
+	// none); gotFP the database's.
+	wantFP, gotFP string
 }
 
 func (c *check) mismatch(format string, args ...any) {
@@ -213,11 +256,11 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 			}
 		}
 		for _, t := range s.Tables {
-			backedUp = append(backedUp, tableCount{name: inspect.TableName{Schema: s.Schema, Table: t.Name}, want: t.Rows})
+			backedUp = append(backedUp, tableCount{name: inspect.TableName{Schema: s.Schema, Table: t.Name}, want: t.Rows, wantFP: t.Fingerprint})
 		}
 	}
 	for _, t := range m.OtherTables {
-		backedUp = append(backedUp, tableCount{name: inspect.TableName{Schema: t.Schema, Table: t.Name}, want: t.Rows})
+		backedUp = append(backedUp, tableCount{name: inspect.TableName{Schema: t.Schema, Table: t.Name}, want: t.Rows, wantFP: t.Fingerprint})
 	}
 	want := map[inspect.TableName]bool{}
 	for _, tc := range backedUp {
@@ -246,21 +289,56 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 	for i := range c.counts {
 		tc := &c.counts[i]
 		tasks = append(tasks, func(ctx context.Context, conn *pgx.Conn) error {
+			if tc.wantFP != "" {
+				var err error
+				tc.got, tc.gotFP, err = inspect.Fingerprint(ctx, conn, tc.name)
+				return err
+			}
 			if err := conn.QueryRow(ctx, inspect.CountSQL(tc.name)).Scan(&tc.got); err != nil {
 				return fmt.Errorf("count rows of %s: %w", tc.name, err)
 			}
 			return nil
 		})
 	}
+	// Every foreign key of the backup and of the database, inside a
+	// service as well as between services: each must be there, validated,
+	// and no row may reference a missing row. A foreign key that is gone
+	// is still counted by its recorded definition, so that the rows its
+	// loss let in are named too.
+	broken := func(fk archive.ForeignKey, l *Link) error {
+		sql, err := inspect.BrokenSQL(fk)
+		if err != nil {
+			return err
+		}
+		tasks = append(tasks, func(ctx context.Context, conn *pgx.Conn) error {
+			var n int64
+			if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+				return fmt.Errorf("count rows breaking %s: %w", fk.QualifiedName(), err)
+			}
+			c.mu.Lock()
+			l.Broken = n
+			c.mu.Unlock()
+			return nil
+		})
+		return nil
+	}
 	seen := map[string]bool{}
 	for _, w := range m.ForeignKeys {
 		seen[w.QualifiedName()] = true
-		l := &Link{From: w.From.String(), To: w.To.String(), Constraint: w.Name, Broken: -1}
+		l := newLink(w)
 		c.links = append(c.links, l)
 		got, ok := byName[w.QualifiedName()]
 		switch {
 		case !ok:
-			c.mismatch("foreign key %s %s -> %s is missing", w.Name, w.From, w.To)
+			l.Missing = true
+			c.mismatch("foreign key %s %s -> %s is missing (the backup has it)", w.Name, w.From, w.To)
+			from := inspect.TableName{Schema: w.From.Schema, Table: w.From.Table}
+			to := inspect.TableName{Schema: w.To.Schema, Table: w.To.Table}
+			if have[from] && have[to] {
+				if err := broken(w, l); err != nil {
+					return nil, err
+				}
+			}
 			continue
 		case got.From.String() != w.From.String() || got.To.String() != w.To.String() || got.Match != w.Match:
 			c.mismatch("foreign key %s is %s -> %s (match %s), the backup has %s -> %s (match %s)",
@@ -268,27 +346,51 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 		case !got.Validated:
 			c.mismatch("foreign key %s %s -> %s is not validated (NOT VALID)", w.Name, w.From, w.To)
 		}
-		sql, err := inspect.BrokenSQL(got)
-		if err != nil {
+		if err := broken(got, l); err != nil {
 			return nil, err
 		}
-		tasks = append(tasks, func(ctx context.Context, conn *pgx.Conn) error {
-			var n int64
-			if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
-				return fmt.Errorf("count rows breaking %s: %w", w.QualifiedName(), err)
-			}
-			c.mu.Lock()
-			l.Broken = n
-			c.mu.Unlock()
-			return nil
-		})
 	}
 	for _, fk := range fks {
-		if !seen[fk.QualifiedName()] {
+		if seen[fk.QualifiedName()] {
+			continue
+		}
+		// Manifests of format 1 recorded only the foreign keys between
+		// schemas: one inside a schema is not news, but is checked.
+		if m.Format >= 2 || fk.From.Schema != fk.To.Schema {
 			c.mismatch("foreign key %s %s -> %s is not in the backup", fk.Name, fk.From, fk.To)
+		}
+		if !fk.Validated {
+			c.mismatch("foreign key %s %s -> %s is not validated (NOT VALID)", fk.Name, fk.From, fk.To)
+		}
+		l := newLink(fk)
+		c.links = append(c.links, l)
+		if err := broken(fk, l); err != nil {
+			return nil, err
+		}
+	}
+	// Every declared link the backup saw enforced must still be.
+	for _, dl := range m.Links {
+		if len(dl.ForeignKeys) == 0 {
+			c.note("declared link %s -> %s.%s(%s) had no foreign key in the backup either: it is not enforced", dl.From, dl.Service, dl.Table, strings.Join(dl.Columns, ", "))
+			continue
+		}
+		left := 0
+		for _, name := range dl.ForeignKeys {
+			if _, ok := byName[name]; ok {
+				left++
+			}
+		}
+		if left == 0 {
+			c.mismatch("declared link %s -> %s.%s(%s) is not enforced: its foreign key %s is gone", dl.From, dl.Service, dl.Table, strings.Join(dl.Columns, ", "), strings.Join(dl.ForeignKeys, ", "))
 		}
 	}
 	return tasks, nil
+}
+
+func (c *check) note(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res.Notes = append(c.res.Notes, fmt.Sprintf(format, args...))
 }
 
 // finish compares the counts the tasks made.
@@ -296,14 +398,20 @@ func (c *check) finish() {
 	for _, tc := range c.counts {
 		c.res.Tables++
 		c.res.Rows += tc.got
-		if tc.got != tc.want {
+		switch {
+		case tc.got != tc.want:
 			c.mismatch("table %s has %d rows, the backup has %d", tc.name, tc.got, tc.want)
+		case tc.wantFP != "" && tc.gotFP != tc.wantFP:
+			c.mismatch("table %s holds other rows than the backup's: same count (%d), different content fingerprint", tc.name, tc.got)
+		}
+		if tc.wantFP != "" {
+			c.res.Fingerprinted++
 		}
 	}
 	for _, l := range c.links {
 		c.res.Links = append(c.res.Links, *l)
 		if l.Broken > 0 {
-			c.mismatch("link %s -> %s (%s): %d rows reference a row that is missing", l.From, l.To, l.Constraint, l.Broken)
+			c.mismatch("%s %s -> %s (%s): %d rows reference a row that is missing", l.kind(), l.From, l.To, l.Constraint, l.Broken)
 		}
 	}
 	// Catalog findings first, in a stable order.

@@ -119,6 +119,28 @@ func TestVerifyFindsEachDifference(t *testing.T) {
 			want: []string{"table catalog.extra is not in the backup"},
 		},
 		{
+			// The issue's case: a foreign key inside a service dropped and
+			// 5 lines orphaned, the row counts unchanged.
+			name: "inner fk dropped",
+			sql: `ALTER TABLE orders.order_line DROP CONSTRAINT order_line_order_id_fkey;
+				UPDATE orders.order_line SET order_id = order_id + 1000000 WHERE id IN (SELECT id FROM orders.order_line ORDER BY id LIMIT 5);`,
+			want: []string{
+				"foreign key order_line_order_id_fkey orders.order_line(order_id) -> orders.customer_order(id) is missing",
+				"foreign key orders.order_line(order_id) -> orders.customer_order(id) (order_line_order_id_fkey): 5 rows reference a row that is missing",
+			},
+		},
+		{
+			name: "inner fk not valid",
+			sql: `ALTER TABLE orders.order_line DROP CONSTRAINT order_line_order_id_fkey;
+				ALTER TABLE orders.order_line ADD CONSTRAINT order_line_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders.customer_order (id) NOT VALID`,
+			want: []string{"foreign key order_line_order_id_fkey orders.order_line(order_id) -> orders.customer_order(id) is not validated"},
+		},
+		{
+			name: "declared link dropped",
+			sql:  `ALTER TABLE orders.customer_order DROP CONSTRAINT customer_order_customer_id_fkey`,
+			want: []string{"declared link orders -> customers.customer(id) is not enforced"},
+		},
+		{
 			name: "missing table",
 			sql:  `DROP TABLE shipping.shipment`,
 			want: []string{"table shipping.shipment is missing", "foreign key shipment_order_id_fkey shipping.shipment(order_id) -> orders.customer_order(id) is missing"},
@@ -195,5 +217,53 @@ func TestVerifyAudit(t *testing.T) {
 	}
 	if _, err := verify.Run(ctx(t), shop.Server, res.Manifest, verify.Options{}); err == nil {
 		t.Error("verify without an audit ran")
+	}
+}
+
+// backup --fingerprint proves the rows, not only their count: a restored
+// copy matches (the fingerprint does not depend on row order), and one
+// value changed, the count kept, is a mismatch naming the table.
+func TestVerifyFingerprint(t *testing.T) {
+	shop := backuptest.New(t)
+	// Rows stored in another order than they will be restored in: updates
+	// move them.
+	shop.Exec(t, `UPDATE catalog.product SET stock = stock WHERE id % 3 = 0`)
+	res, err := backup.Run(ctx(t), shop.Project, shop.Server, backup.Options{Jobs: 2, Fingerprint: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp := res.Manifest.Services[0].Tables[0].Fingerprint; fp == "" {
+		t.Fatalf("no fingerprint in the manifest: %+v", res.Manifest.Services[0].Tables[0])
+	}
+	srv := restored(t, shop, res.ID, "fp")
+	r, err := verify.Run(ctx(t), srv, res.Manifest, verify.Options{Audit: passAudit, Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK || r.Fingerprinted != r.Tables || r.Tables == 0 {
+		t.Fatalf("intact copy: ok %v, %d of %d tables fingerprinted, mismatches %v", r.OK, r.Fingerprinted, r.Tables, r.Mismatches)
+	}
+	backuptest.ExecURL(t, srv.URL(srv.Database), `UPDATE catalog.product SET price_cents = price_cents + 1 WHERE id = (SELECT min(id) FROM catalog.product)`)
+	r, err = verify.Run(ctx(t), srv, res.Manifest, verify.Options{Audit: passAudit, Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK || !strings.Contains(strings.Join(r.Mismatches, "\n"), "table catalog.product holds other rows than the backup's") {
+		t.Errorf("one value changed: ok %v, mismatches %v", r.OK, r.Mismatches)
+	}
+	// Without fingerprints the same change passes: counts alone cannot
+	// tell, which the result says.
+	plain, err := backup.Run(ctx(t), shop.Project, shop.Server, backup.Options{Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := restored(t, shop, plain.ID, "nofp")
+	backuptest.ExecURL(t, srv2.URL(srv2.Database), `UPDATE catalog.product SET price_cents = price_cents + 1 WHERE id = (SELECT min(id) FROM catalog.product)`)
+	r, err = verify.Run(ctx(t), srv2, plain.Manifest, verify.Options{Audit: passAudit, Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK || r.Fingerprinted != 0 || !strings.Contains(r.Human(), "not content") {
+		t.Errorf("without fingerprints: ok %v fingerprinted %d\n%s", r.OK, r.Fingerprinted, r.Human())
 	}
 }
