@@ -217,16 +217,16 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 		return nil, fmt.Errorf("backup folder: %w", err)
 	}
 	id := archive.NewID(start)
-	unlock, err := lockBackup(root, id, true, false)
+	lock, err := lockBackupFile(root, id, true, false)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer lock.Close()
 	partial := filepath.Join(root, id+archive.PartialSuffix)
 	if err := os.Mkdir(partial, archive.DirMode); err != nil {
 		return nil, fmt.Errorf("backup folder: %w", err)
 	}
-	b := &run{p: p, srv: srv, o: o, conn: conn, id: id, dir: partial, dump: dump, compress: compress, key: key}
+	b := &run{p: p, srv: srv, o: o, conn: conn, id: id, dir: partial, dump: dump, compress: compress, key: key, lock: lock}
 	for attempt := 1; ; attempt++ {
 		b.m = &archive.Manifest{
 			ID: id, Tool: o.Tool, Server: server,
@@ -294,6 +294,7 @@ type run struct {
 	compress string
 	m        *archive.Manifest
 	key      *archive.Key // signs the manifest; nil: unsigned
+	lock     *os.File     // the backup's lock, inherited by pg_dump
 	snapshot string
 	tables   []inspect.TableName // the tables that hold rows, to count
 	dumped   int                 // tables pg_dump writes data for
@@ -513,7 +514,8 @@ func (b *run) dumpAndCount(ctx context.Context) error {
 		t0 := time.Now()
 		defer func() { b.o.Logger.Debug("pg_dump done", "seconds", sinceSeconds(t0)) }()
 		dumpErr = runTool(ctx, b.dump, args, runOptions{
-			env: b.srv.ToolEnv(b.srv.Database),
+			env:     b.srv.ToolEnv(b.srv.Database),
+			inherit: []*os.File{b.lock},
 			started: func(pid int) {
 				if b.o.dumpStarted != nil {
 					b.o.dumpStarted(pid, dumpDir)

@@ -14,6 +14,12 @@ import (
 // exclusively, without waiting, before it deletes anything, and skips
 // what it cannot lock. The lock file of a backup is removed only by prune,
 // once the backup is gone, so every process locks the same file.
+//
+// pg_dump inherits the backup's lock (it is open on its descriptor 3), and
+// so do the parallel workers it forks: flock(2) locks belong to the open
+// file, not to a process, so a backup whose splitschema was killed stays
+// locked, shown in progress and out of prune's reach, until the last
+// pg_dump process has exited.
 
 const locksDir = ".locks"
 
@@ -23,6 +29,17 @@ func lockPath(root, id string) string { return filepath.Join(root, locksDir, id)
 // or prune) or shared (a reader). wait says whether to wait for the lock.
 // The error wraps errBusy when the lock is held and wait is false.
 func lockBackup(root, id string, exclusive, wait bool) (unlock func(), err error) {
+	f, err := lockBackupFile(root, id, exclusive, wait)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockBackupFile is lockBackup, returning the open lock file: closing it
+// unlocks, unless a child process inherited it (runOptions.inherit), in
+// which case the lock is held until the last holder exits.
+func lockBackupFile(root, id string, exclusive, wait bool) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Join(root, locksDir), 0o700); err != nil {
 		return nil, fmt.Errorf("lock backup %s: %w", id, err)
 	}
@@ -50,7 +67,7 @@ func lockBackup(root, id string, exclusive, wait bool) (unlock func(), err error
 		}
 		return nil, fmt.Errorf("lock backup %s: %w", id, err)
 	}
-	return func() { f.Close() }, nil
+	return f, nil
 }
 
 // errBusy: another process holds the backup's lock.

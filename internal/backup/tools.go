@@ -122,6 +122,10 @@ type runOptions struct {
 	// stdout, when set, gets the program's standard output; else it is
 	// kept with its standard error for the error message.
 	stdout io.Writer
+	// inherit are open files the program (and every process it forks)
+	// gets from descriptor 3 on: a lock it must hold as long as any of
+	// them lives.
+	inherit []*os.File
 }
 
 // runTool runs a client program in its own process group, so that on failure
@@ -130,6 +134,7 @@ type runOptions struct {
 func runTool(ctx context.Context, t tool, args []string, o runOptions) error {
 	cmd := exec.Command(t.Path, args...)
 	cmd.Env = o.env
+	cmd.ExtraFiles = o.inherit
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Should this process die, the program dies with it (on Linux).
 	setDeathSignal(cmd.SysProcAttr)
