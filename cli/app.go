@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 
 	ucli "github.com/urfave/cli/v2"
 )
@@ -103,14 +104,25 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	return exitCode(err, args, stdout, stderr)
+}
+
+// exitCode prints a command's error on stderr and returns the exit status
+// it means: 2 for a usage error, 1 for any other failure, or what cli.Exit
+// asked for.
+func exitCode(err error, args []string, stdout, stderr io.Writer) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "splitschema: %s\n", ue.err)
 		usageJSON(stdout, args, ue.err.Error())
 		return 2
 	}
+	// Only exit codes given on purpose (cli.Exit): a wrapped
+	// *exec.ExitError is an ExitCoder too, whose code (-1 for a program
+	// killed by a signal, which would exit 255) is not ours to give.
 	var ec ucli.ExitCoder
-	if errors.As(err, &ec) {
+	var xe *exec.ExitError
+	if errors.As(err, &ec) && !errors.As(err, &xe) && ec.ExitCode() > 0 {
 		if msg := ec.Error(); msg != "" {
 			fmt.Fprintf(stderr, "splitschema: %s\n", msg)
 		}

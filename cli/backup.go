@@ -216,12 +216,12 @@ func runBackup(e *env) error {
 		Progress: func(g backup.Progress) {
 			el := time.Since(start).Seconds()
 			switch g.Phase {
-			case "snapshot":
+			case backup.PhaseSnapshot:
 				pr.show("backup: taking the snapshot…")
-			case "dump":
+			case backup.PhaseDump:
 				pr.show("backup: %.0fs  dumping %d/%d tables, %s written; counted %d/%d tables",
 					el, g.TablesDumped, g.TablesTotal, backup.HumanBytes(g.Bytes), g.TablesCounted, g.TablesToCount)
-			case "seal":
+			case backup.PhaseSeal:
 				pr.show("backup: %.0fs  checksumming and syncing the files…", el)
 			}
 		},

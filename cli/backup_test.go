@@ -3,7 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -137,5 +141,22 @@ func TestBackupRestoreCommands(t *testing.T) {
 	_, errOut = expect(1, "restore", "nonsense")
 	if !strings.Contains(errOut, "not a backup id") {
 		t.Errorf("restore nonsense: %s", errOut)
+	}
+}
+
+// A client program killed by a signal is a failure like any other: exit
+// status 1, never its own -1 (255), and the message says what happened.
+func TestKilledProgramExitsOne(t *testing.T) {
+	err := exec.Command("/bin/sh", "-c", "kill -9 $$").Run()
+	var xe *exec.ExitError
+	if !errors.As(err, &xe) || xe.ExitCode() != -1 {
+		t.Fatalf("sh killed itself: %v", err)
+	}
+	var stderr strings.Builder
+	if code := exitCode(fmt.Errorf("check the dump: pg_restore --list: %w", err), []string{"splitschema", "backup"}, io.Discard, &stderr); code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), "pg_restore --list") {
+		t.Errorf("stderr = %q", stderr.String())
 	}
 }

@@ -83,10 +83,21 @@ type Options struct {
 	beforeManifest func(dir string) error
 }
 
+// Phase is a step of a backup.
+type Phase string
+
+// The phases of a backup, in order.
+const (
+	PhaseSnapshot Phase = "snapshot"
+	PhaseDump     Phase = "dump"
+	PhaseSeal     Phase = "seal"
+	PhaseRename   Phase = "rename"
+)
+
 // Progress is where a running backup is.
 type Progress struct {
-	// Phase is "snapshot", "dump" or "seal".
-	Phase string
+	// Phase is PhaseSnapshot, PhaseDump or PhaseSeal.
+	Phase Phase
 	// TablesDumped counts the tables pg_dump has started to write, of
 	// TablesTotal.
 	TablesDumped, TablesTotal int
@@ -146,14 +157,24 @@ func ServiceRoles(p *manifest.Project) []string {
 // incomplete folder was left.
 type Error struct {
 	ID string
+	// Phase is where the backup was: snapshot, dump, seal or rename.
+	Phase Phase
 	// Partial is the incomplete folder kept for inspection, or "".
 	Partial string
 	Err     error
 }
 
-// Error says what failed and where the incomplete folder is.
+// Error says what failed and where the incomplete folder is. An
+// interruption (Ctrl-C, SIGTERM) is one line: where it was, what was left.
 func (e *Error) Error() string {
-	msg := fmt.Sprintf("backup %s failed, no backup was made: %v", e.ID, e.Err)
+	if errors.Is(e.Err, context.Canceled) {
+		left := "nothing was left"
+		if e.Partial != "" {
+			left = fmt.Sprintf("the incomplete folder %s is kept, marked incomplete (`splitschema backup prune` removes it)", e.Partial)
+		}
+		return fmt.Sprintf("backup %s interrupted during %s; no backup was made; %s", e.ID, e.Phase, left)
+	}
+	msg := fmt.Sprintf("backup %s failed during %s, no backup was made: %v", e.ID, e.Phase, e.Err)
 	if e.Partial != "" {
 		msg += fmt.Sprintf(" (the incomplete folder %s is kept, marked incomplete; `splitschema backup prune` removes it)", e.Partial)
 	}
@@ -239,7 +260,7 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 		}
 		if !errors.Is(err, errLockConflict) || attempt == maxAttempts {
 			kept := b.fail(err)
-			return nil, &Error{ID: id, Partial: kept, Err: err}
+			return nil, &Error{ID: id, Phase: b.phase, Partial: kept, Err: err}
 		}
 		// DDL (a migration) asked for a lock while pg_dump's workers took
 		// theirs: wait until such a statement has given up (migrations
@@ -248,22 +269,23 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 		o.Logger.Warn("a schema change asked for a lock during the dump; starting the backup again", "attempt", attempt+1, "in", wait, "err", err)
 		if err := b.reset(); err != nil {
 			kept := b.fail(err)
-			return nil, &Error{ID: id, Partial: kept, Err: err}
+			return nil, &Error{ID: id, Phase: b.phase, Partial: kept, Err: err}
 		}
 		select {
 		case <-ctx.Done():
 			kept := b.fail(ctx.Err())
-			return nil, &Error{ID: id, Partial: kept, Err: ctx.Err()}
+			return nil, &Error{ID: id, Phase: b.phase, Partial: kept, Err: ctx.Err()}
 		case <-time.After(wait):
 		}
 	}
+	b.phase = PhaseRename
 	final := filepath.Join(root, id)
 	if err := os.Rename(partial, final); err != nil {
 		kept := b.fail(err)
-		return nil, &Error{ID: id, Partial: kept, Err: fmt.Errorf("rename into place: %w", err)}
+		return nil, &Error{ID: id, Phase: b.phase, Partial: kept, Err: fmt.Errorf("rename into place: %w", err)}
 	}
 	if err := archive.SyncDir(root); err != nil {
-		return nil, &Error{ID: id, Err: err}
+		return nil, &Error{ID: id, Phase: b.phase, Err: err}
 	}
 	o.Logger.Debug("backup complete", "id", id, "tables", b.m.Totals.Tables, "rows", b.m.Totals.Rows, "bytes", b.m.Totals.Bytes)
 	res := &Result{
@@ -295,6 +317,7 @@ type run struct {
 	m        *archive.Manifest
 	key      *archive.Key // signs the manifest; nil: unsigned
 	lock     *os.File     // the backup's lock, inherited by pg_dump
+	phase    Phase        // where the backup is
 	snapshot string
 	tables   []inspect.TableName // the tables that hold rows, to count
 	dumped   int                 // tables pg_dump writes data for
@@ -304,7 +327,8 @@ type run struct {
 }
 
 func (b *run) do(ctx context.Context) error {
-	b.progress(Progress{Phase: "snapshot"})
+	b.phase = PhaseSnapshot
+	b.progress(Progress{Phase: PhaseSnapshot})
 	t0 := time.Now()
 	if err := b.takeSnapshot(ctx); err != nil {
 		return err
@@ -316,6 +340,7 @@ func (b *run) do(ctx context.Context) error {
 		return err
 	}
 	t1 := time.Now()
+	b.phase = PhaseDump
 	if err := b.dumpAndCount(ctx); err != nil {
 		return err
 	}
@@ -323,6 +348,7 @@ func (b *run) do(ctx context.Context) error {
 		return fmt.Errorf("end snapshot transaction: %w", err)
 	}
 	t2 := time.Now()
+	b.phase = PhaseSeal
 	err := b.seal(ctx)
 	b.o.Logger.Debug("backup timings", "snapshot+catalog", t1.Sub(t0).Seconds(), "dump+count", t2.Sub(t1).Seconds(), "seal", time.Since(t2).Seconds())
 	return err
@@ -650,7 +676,7 @@ func (b *run) watchDump(dir string) (stop func()) {
 				return
 			case <-t.C:
 			}
-			pr := Progress{Phase: "dump", TablesTotal: b.dumped, TablesToCount: len(b.tables), TablesCounted: int(b.counted.Load())}
+			pr := Progress{Phase: PhaseDump, TablesTotal: b.dumped, TablesToCount: len(b.tables), TablesCounted: int(b.counted.Load())}
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {
 				if fi, err := e.Info(); err == nil {
@@ -675,7 +701,7 @@ func (b *run) progress(p Progress) {
 
 // seal hashes, syncs and lists every file, then writes the manifest.
 func (b *run) seal(ctx context.Context) error {
-	pr := Progress{Phase: "seal", TablesDumped: b.dumped, TablesTotal: b.dumped, TablesCounted: len(b.tables), TablesToCount: len(b.tables)}
+	pr := Progress{Phase: PhaseSeal, TablesDumped: b.dumped, TablesTotal: b.dumped, TablesCounted: len(b.tables), TablesToCount: len(b.tables)}
 	b.progress(pr)
 	files, err := b.sealer.Finish(ctx, b.o.Jobs)
 	if err != nil {

@@ -435,3 +435,31 @@ exec %[2]q "$@"
 		t.Fatalf("restore of the retried backup: %v", err)
 	}
 }
+
+// Interrupted (Ctrl-C) once pg_dump is done, while the rows are counted,
+// the dump checked and the files sealed: one line that says where and what
+// was left, the cancellation kept for the exit status, no "signal: killed".
+func TestBackupInterruptedLate(t *testing.T) {
+	t.Parallel()
+	shop := backuptest.New(t)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	_, err := Run(ctx, shop.Project, shop.Server, Options{Jobs: 2, dumpStarted: func(pid int, _ string) {
+		go func() {
+			for groupRunning(pid) {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
+	}, beforeManifest: func(string) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}})
+	be := backupError(t, err)
+	msg := err.Error()
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(msg, "backup "+be.ID+" interrupted during ") ||
+		strings.Contains(msg, "signal: killed") || strings.Contains(msg, "\n") || !strings.Contains(msg, be.Partial) {
+		t.Errorf("error = %q, want one line: interrupted during <phase>; the folder left", msg)
+	}
+	t.Log(msg)
+}

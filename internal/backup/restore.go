@@ -120,13 +120,19 @@ var (
 // message says what failed and what became of the database.
 type RestoreError struct {
 	Result *RestoreResult
-	Err    error
+	// Phase is the step the restore was at.
+	Phase string
+	Err   error
 }
 
-// Error says what failed, what became of the database and of the roles.
+// Error says what failed, what became of the database and of the roles;
+// an interruption (Ctrl-C, SIGTERM) says where it was, in one line.
 func (e *RestoreError) Error() string {
 	r := e.Result
-	msg := fmt.Sprintf("restore of backup %s into database %s failed: %v", r.ID, r.Database, e.Err)
+	msg := fmt.Sprintf("restore of backup %s into database %s failed during %s: %v", r.ID, r.Database, e.Phase, e.Err)
+	if errors.Is(e.Err, context.Canceled) {
+		msg = fmt.Sprintf("restore of backup %s into database %s interrupted during %s", r.ID, r.Database, e.Phase)
+	}
 	switch {
 	case r.FailedDatabase != "":
 		msg += fmt.Sprintf("; the database was renamed %s so that nothing half-restored looks whole: look into it, then DROP DATABASE %s", r.FailedDatabase, r.FailedDatabase)
@@ -155,8 +161,15 @@ func Restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 
 // restore is Restore; checked, when set, is given the check of the
 // backup's files, whole or not, before anything else is done.
-func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions, checked func(*CheckResult)) (*RestoreResult, error) {
+func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions, checked func(*CheckResult)) (_ *RestoreResult, err error) {
 	start := time.Now()
+	phase := "preparing"
+	defer func() {
+		var re *RestoreError
+		if err != nil && errors.Is(err, context.Canceled) && !errors.As(err, &re) {
+			err = fmt.Errorf("restore of backup %s interrupted during %s; nothing was changed", id, phase)
+		}
+	}()
 	if o.Jobs <= 0 {
 		o.Jobs = runtime.NumCPU()
 	}
@@ -170,6 +183,7 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 		return nil, errors.New("restore: no isolation audit given")
 	}
 	step := func(s string) {
+		phase = s
 		o.Logger.Debug("restore", "step", s)
 		if o.Progress != nil {
 			o.Progress(s)
@@ -279,7 +293,7 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 	}
 	step("creating database " + work)
 	if err := createDatabase(ctx, admin, work, m.Database, server.Major); err != nil {
-		return res, &RestoreError{Result: res, Err: err}
+		return res, &RestoreError{Result: res, Phase: phase, Err: err}
 	}
 	fail := func(err error) (*RestoreResult, error) {
 		res.Error = err.Error()
@@ -292,7 +306,7 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 		if cerr != nil {
 			o.Logger.Error("cannot reach the server to set the failed restore aside", "database", work, "err", cerr)
 			res.FailedDatabase = work
-			return res, &RestoreError{Result: res, Err: err}
+			return res, &RestoreError{Result: res, Phase: phase, Err: err}
 		}
 		defer conn.Close(context.Background())
 		if o.scratch {
@@ -303,7 +317,7 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 		} else {
 			res.FailedDatabase, res.Dropped = setAside(conn, work, failedName(db, id), server.Major, o.Logger)
 		}
-		return res, &RestoreError{Result: res, Err: err}
+		return res, &RestoreError{Result: res, Phase: phase, Err: err}
 	}
 	stmts, err := databaseSQL(g, work)
 	if err != nil {

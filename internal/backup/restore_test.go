@@ -268,10 +268,47 @@ func TestRestoreInterrupted(t *testing.T) {
 		t.Fatalf("err = %v, want a *RestoreError for the cancellation", err)
 	}
 	t.Log(err)
+	if msg := err.Error(); !strings.HasPrefix(msg, "restore of backup "+res.ID+" into database "+db+" interrupted during pg_restore") ||
+		strings.Contains(msg, "\n") || !strings.Contains(msg, "renamed "+failedName(db, res.ID)) {
+		t.Errorf("message = %q, want one line: interrupted during pg_restore; what became of the database", msg)
+	}
 	if exists(t, shop, db) || exists(t, shop, workName(db, res.ID)) {
 		t.Errorf("after an interrupted restore, %s or its working name exists", db)
 	}
 	if rr.FailedDatabase != failedName(db, res.ID) || !exists(t, shop, rr.FailedDatabase) {
 		t.Errorf("failed database = %q, want %q kept", rr.FailedDatabase, failedName(db, res.ID))
 	}
+}
+
+// A pg_restore that fails says why: its standard error's tail is in the
+// message, not only its exit status.
+func TestRestoreToolFailureSaysWhy(t *testing.T) {
+	t.Parallel()
+	shop := backuptest.New(t)
+	res := mustBackup(t, shop, Options{})
+	db := shop.Server.Database + "_why"
+	o := restoreOpts(db)
+	o.restoreStarted = func(int) {
+		// End pg_restore's sessions as they come.
+		go func() {
+			conn, err := pgx.Connect(context.Background(), replaceDB(shop.URL, "postgres"))
+			if err != nil {
+				return
+			}
+			defer conn.Close(context.Background())
+			for range 500 {
+				conn.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, workName(db, res.ID))
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	_, err := Restore(testCtx(t), shop.Project, shop.Server, res.ID, o)
+	if err == nil {
+		t.Fatal("restore passed with its sessions terminated")
+	}
+	t.Log(err)
+	if !strings.Contains(err.Error(), "pg_restore exited with status 1: pg_restore: ") {
+		t.Errorf("error = %v, want pg_restore's own message", err)
+	}
+	backuptest.ExecURL(t, replaceDB(shop.URL, "postgres"), "DROP DATABASE IF EXISTS "+pgx.Identifier{failedName(db, res.ID)}.Sanitize()+" WITH (FORCE)")
 }

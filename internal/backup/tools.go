@@ -68,16 +68,26 @@ func toolPath(name, binDir string, srv *target.Server) (string, error) {
 // dumpDir, as `pg_restore --list` prints it.
 func listTOC(ctx context.Context, pgRestore, dumpDir string) (string, error) {
 	out, err := exec.CommandContext(ctx, pgRestore, "--list", dumpDir).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			if msg := strings.TrimSpace(string(ee.Stderr)); msg != "" {
-				err = fmt.Errorf("%w: %s", err, msg)
-			}
-		}
-		return "", fmt.Errorf("%s --list: %w", pgRestore, err)
+	if err == nil {
+		return string(out), nil
 	}
-	return string(out), nil
+	if ctx.Err() != nil {
+		return "", fmt.Errorf("%s --list stopped: %w", pgRestore, ctx.Err())
+	}
+	// The message, not the *exec.ExitError: its ExitCode must not become
+	// splitschema's exit status.
+	msg := err.Error()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		msg = fmt.Sprintf("exited with status %d", ee.ExitCode())
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			msg = "was killed by signal " + signalName(ws.Signal())
+		}
+		if tail := strings.TrimSpace(target.Redact(string(ee.Stderr))); tail != "" {
+			msg += ": " + tail
+		}
+	}
+	return "", fmt.Errorf("%s --list %s", pgRestore, msg)
 }
 
 func isExecutable(path string) bool {
