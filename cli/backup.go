@@ -329,6 +329,9 @@ func runBackupPrune(e *env) error {
 	if err != nil {
 		return err
 	}
+	if res.DryRun {
+		return e.emit(res) // physical backups are left alone by a dry run
+	}
 	phys, err := e.physicalPrune(p, keep)
 	if err != nil {
 		return err
