@@ -74,7 +74,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 		}
 		Mismatches []string
 	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil || !v.OK || v.Tables != b.Tables || v.Rows != b.Rows || len(v.Links) != 5 || len(v.Mismatches) != 0 {
+	if err := json.Unmarshal([]byte(out), &v); err != nil || !v.OK || v.Tables != b.Tables || v.Rows != b.Rows || len(v.Links) != 6 || len(v.Mismatches) != 0 {
 		t.Errorf("verify --json: %v\n%s", err, out)
 	}
 	expect(2, "verify", "--target-db", "copy")
