@@ -162,14 +162,6 @@ func Restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 // restore is Restore; checked, when set, is given the check of the
 // backup's files, whole or not, before anything else is done.
 func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions, checked func(*CheckResult)) (_ *RestoreResult, err error) {
-	start := time.Now()
-	phase := "preparing"
-	defer func() {
-		var re *RestoreError
-		if err != nil && errors.Is(err, context.Canceled) && !errors.As(err, &re) {
-			err = fmt.Errorf("restore of backup %s interrupted during %s; nothing was changed", id, phase)
-		}
-	}()
 	if o.Jobs <= 0 {
 		o.Jobs = runtime.NumCPU()
 	}
@@ -182,186 +174,258 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 	if o.Audit == nil && !o.NoAudit {
 		return nil, errors.New("restore: no isolation audit given")
 	}
-	step := func(s string) {
-		phase = s
-		o.Logger.Debug("restore", "step", s)
-		if o.Progress != nil {
-			o.Progress(s)
+	r := &restoreRun{p: p, srv: srv, id: id, o: o, start: time.Now(), phase: "preparing"}
+	defer r.close()
+	defer func() {
+		var re *RestoreError
+		if err != nil && errors.Is(err, context.Canceled) && !errors.As(err, &re) {
+			err = fmt.Errorf("restore of backup %s interrupted during %s; nothing was changed", id, r.phase)
+		}
+	}()
+	// Nothing is changed until every check passed.
+	if err := r.prepare(ctx, checked); err != nil {
+		return nil, err
+	}
+	r.step("creating the missing service roles")
+	if err := createRoles(ctx, r.admin, p, r.globals, r.server.Major, o, r.res); err != nil {
+		return nil, err
+	}
+	if err := r.create(ctx); err != nil {
+		return r.res, &RestoreError{Result: r.res, Phase: r.phase, Err: err}
+	}
+	// From here on a failure sets the database aside.
+	for _, stepFn := range []func(context.Context) error{r.settings, r.load, r.verify, r.promote} {
+		if err := stepFn(ctx); err != nil {
+			return r.fail(err)
 		}
 	}
-	key, err := LoadKey(p)
-	if err != nil {
-		return nil, err
-	}
-	root := Dir(p)
-	dir, err := find(root, id)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := lockBackup(root, id, false, true)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
+	r.res.OK = true
+	r.res.Seconds = sinceSeconds(r.start)
+	return r.res, nil
+}
 
-	step("checking the backup's files")
-	m, check, err := checkDir(ctx, dir, o.Jobs, nil, key, o.AllowUnsigned)
-	if err != nil {
-		return nil, err
+// restoreRun is one restore in the making, step by step: prepare (check
+// everything, change nothing), create the roles and the database under
+// its working name, give it its settings, load it with pg_restore, verify
+// it, promote it to the target's name.
+type restoreRun struct {
+	p     *manifest.Project
+	srv   *target.Server
+	id    string
+	o     RestoreOptions
+	start time.Time
+	phase string
+
+	unlock  func()
+	dir     string
+	m       *archive.Manifest
+	globals *archive.Globals // what the project declares of roles.json
+	tsrv    *target.Server   // the target server and database
+	admin   *pgx.Conn        // on the target's maintenance database
+	server  archive.Version
+	tool    tool   // pg_restore
+	work    string // the database's name while it is restored
+	res     *RestoreResult
+}
+
+func (r *restoreRun) step(s string) {
+	r.phase = s
+	r.o.Logger.Debug("restore", "step", s)
+	if r.o.Progress != nil {
+		r.o.Progress(s)
 	}
+}
+
+func (r *restoreRun) close() {
+	if r.admin != nil {
+		r.admin.Close(context.Background())
+	}
+	if r.unlock != nil {
+		r.unlock()
+	}
+}
+
+// prepare checks the backup (seal, signature, every file), the target
+// server (superuser, version, pg_restore, no database of that name, the
+// dump's owners) and works out the roles to create. It changes nothing.
+func (r *restoreRun) prepare(ctx context.Context, checked func(*CheckResult)) error {
+	key, err := LoadKey(r.p)
+	if err != nil {
+		return err
+	}
+	root := Dir(r.p)
+	if r.dir, err = find(root, r.id); err != nil {
+		return err
+	}
+	if r.unlock, err = lockBackup(root, r.id, false, true); err != nil {
+		return err
+	}
+	r.step("checking the backup's files")
+	m, check, err := checkDir(ctx, r.dir, r.o.Jobs, nil, key, r.o.AllowUnsigned)
+	if err != nil {
+		return err
+	}
+	r.m = m
 	recordCheck(root, check)
 	if checked != nil {
 		checked(check)
 	}
 	for _, w := range check.Warnings {
-		o.Logger.Warn(w, "backup", id)
+		r.o.Logger.Warn(w, "backup", r.id)
 	}
 	if !check.OK {
-		return nil, &ProblemsError{ID: id, Problems: check.Problems}
+		return &ProblemsError{ID: r.id, Problems: check.Problems}
 	}
-	g, err := archive.ReadGlobals(dir)
+	g, err := archive.ReadGlobals(r.dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	tsrv, err := restoreTarget(srv, m, o)
-	if err != nil {
-		return nil, err
+	if r.tsrv, err = restoreTarget(r.srv, m, r.o); err != nil {
+		return err
 	}
-	db := tsrv.Database
-	res := &RestoreResult{ID: id, Database: db, Server: tsrv.Addr(), RolesCreated: []string{}, RolesExisting: []string{}, Warnings: check.Warnings, Ignored: []string{}}
-	admin, err := connectMaintenance(ctx, tsrv)
-	if err != nil {
-		return nil, err
+	db := r.tsrv.Database
+	r.res = &RestoreResult{ID: r.id, Database: db, Server: r.tsrv.Addr(), RolesCreated: []string{}, RolesExisting: []string{}, Warnings: check.Warnings, Ignored: []string{}}
+	if r.admin, err = connectMaintenance(ctx, r.tsrv); err != nil {
+		return err
 	}
-	defer admin.Close(context.Background())
-
-	server, err := serverVersion(ctx, admin)
-	if err != nil {
-		return nil, err
+	if r.server, err = serverVersion(ctx, r.admin); err != nil {
+		return err
 	}
-	if super, err := isSuperuser(ctx, admin); err != nil {
-		return nil, err
+	if super, err := isSuperuser(ctx, r.admin); err != nil {
+		return err
 	} else if !super {
-		return nil, fmt.Errorf("restore connects to %s as %s, who is not a superuser: a restore creates roles, the guard's event trigger and objects owned by the service roles; connect as a superuser. Nothing was changed", tsrv.Addr(), tsrv.User())
+		return fmt.Errorf("restore connects to %s as %s, who is not a superuser: a restore creates roles, the guard's event trigger and objects owned by the service roles; connect as a superuser. Nothing was changed", r.tsrv.Addr(), r.tsrv.User())
 	}
-	if server.Major < m.Server.Major {
-		return nil, fmt.Errorf("the target server runs PostgreSQL %s, older than the backup's source (%s): restore into PostgreSQL %d or newer", server.Full, m.Server.Full, m.Server.Major)
+	if r.server.Major < m.Server.Major {
+		return fmt.Errorf("the target server runs PostgreSQL %s, older than the backup's source (%s): restore into PostgreSQL %d or newer", r.server.Full, m.Server.Full, m.Server.Major)
 	}
-	restore, err := findTool(ctx, "pg_restore", o.PgBinDir, tsrv)
+	if r.tool, err = findTool(ctx, "pg_restore", r.o.PgBinDir, r.tsrv); err != nil {
+		return err
+	}
+	if r.tool.Major < m.PgDump.Major {
+		return kindErrorf(ErrToolTooOld, "pg_restore %s (%s) is older than the pg_dump %s that wrote backup %s: install postgresql-client-%d or pass --pg-bindir with a newer one",
+			r.tool.Full, r.tool.Path, m.PgDump.Full, r.id, m.PgDump.Major)
+	}
+	if exists, err := databaseExists(ctx, r.admin, db); err != nil {
+		return err
+	} else if exists {
+		return kindErrorf(ErrTargetExists, "database %s already exists on %s; restore never writes into an existing database: choose another name with --target-db NAME (or drop %s first). Nothing was changed", db, r.tsrv.Addr(), db)
+	}
+	userSettings, err := readUserSettings(ctx, r.admin)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if restore.Major < m.PgDump.Major {
-		return nil, kindErrorf(ErrToolTooOld, "pg_restore %s (%s) is older than the pg_dump %s that wrote backup %s: install postgresql-client-%d or pass --pg-bindir with a newer one",
-			restore.Full, restore.Path, m.PgDump.Full, id, m.PgDump.Major)
+	var ignored []string
+	r.globals, ignored = declaredGlobals(r.p, g, userSettings)
+	r.res.Ignored = append(r.res.Ignored, sortedIgnored(ignored)...)
+	for _, i := range r.res.Ignored {
+		r.o.Logger.Warn("roles.json asks for more than the project declares; ignored", "what", i)
 	}
-	exists, err := databaseExists(ctx, admin, db)
-	if err != nil {
-		return nil, err
+	if err := checkOwners(ctx, r.admin, r.tool, filepath.Join(r.dir, archive.DumpDir), r.globals); err != nil {
+		return err
 	}
-	if exists {
-		return nil, kindErrorf(ErrTargetExists, "database %s already exists on %s; restore never writes into an existing database: choose another name with --target-db NAME (or drop %s first). Nothing was changed", db, tsrv.Addr(), db)
-	}
-	userSettings, err := readUserSettings(ctx, admin)
-	if err != nil {
-		return nil, err
-	}
-	g, ignored := declaredGlobals(p, g, userSettings)
-	res.Ignored = append(res.Ignored, sortedIgnored(ignored)...)
-	for _, i := range res.Ignored {
-		o.Logger.Warn("roles.json asks for more than the project declares; ignored", "what", i)
-	}
-	dumpDir := filepath.Join(dir, archive.DumpDir)
-	if err := checkOwners(ctx, admin, restore, dumpDir, g); err != nil {
-		return nil, err
-	}
-
-	step("creating the missing service roles")
-	if err := createRoles(ctx, admin, p, g, server.Major, o, res); err != nil {
-		return nil, err
-	}
-
 	// The restore works under a name that says so and takes the target's
 	// name only once verified: a restore killed midway leaves nothing that
 	// looks whole.
-	work := workName(db, id)
-	if exists, err := databaseExists(ctx, admin, work); err != nil {
-		return nil, err
+	r.work = workName(db, r.id)
+	if exists, err := databaseExists(ctx, r.admin, r.work); err != nil {
+		return err
 	} else if exists {
-		return nil, fmt.Errorf("database %s, the working name of a restore of backup %s into %s, exists on %s: a restore is running or was killed; drop it (DROP DATABASE %s) once no restore runs. Nothing was changed", work, id, db, tsrv.Addr(), work)
+		return fmt.Errorf("database %s, the working name of a restore of backup %s into %s, exists on %s: a restore is running or was killed; drop it (DROP DATABASE %s) once no restore runs. Nothing was changed", r.work, r.id, db, r.tsrv.Addr(), r.work)
 	}
-	step("creating database " + work)
-	if err := createDatabase(ctx, admin, work, m.Database, server.Major); err != nil {
-		return res, &RestoreError{Result: res, Phase: phase, Err: err}
-	}
-	fail := func(err error) (*RestoreResult, error) {
-		res.Error = err.Error()
-		res.Seconds = sinceSeconds(start)
-		// The admin connection may be gone with what failed: clean up on
-		// a fresh one, even when ctx was canceled.
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		conn, cerr := connectMaintenance(cctx, tsrv)
-		if cerr != nil {
-			o.Logger.Error("cannot reach the server to set the failed restore aside", "database", work, "err", cerr)
-			res.FailedDatabase = work
-			return res, &RestoreError{Result: res, Phase: phase, Err: err}
-		}
-		defer conn.Close(context.Background())
-		if o.scratch {
-			res.Dropped = dropDatabase(conn, work, server.Major, o.Logger)
-			if !res.Dropped {
-				res.FailedDatabase = work
-			}
-		} else {
-			res.FailedDatabase, res.Dropped = setAside(conn, work, failedName(db, id), server.Major, o.Logger)
-		}
-		return res, &RestoreError{Result: res, Phase: phase, Err: err}
-	}
-	stmts, err := databaseSQL(g, work)
+	return nil
+}
+
+// create creates the database under its working name.
+func (r *restoreRun) create(ctx context.Context) error {
+	r.step("creating database " + r.work)
+	return createDatabase(ctx, r.admin, r.work, r.m.Database, r.server.Major)
+}
+
+// settings gives the database its saved grants and settings, those the
+// project declares.
+func (r *restoreRun) settings(ctx context.Context) error {
+	stmts, err := databaseSQL(r.globals, r.work)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	for _, s := range stmts {
-		if _, err := admin.Exec(ctx, s); err != nil {
-			return fail(fmt.Errorf("database grants and settings: %s: %w", s, err))
+		if _, err := r.admin.Exec(ctx, s); err != nil {
+			return fmt.Errorf("database grants and settings: %s: %w", s, err)
 		}
 	}
+	return nil
+}
 
-	step(fmt.Sprintf("pg_restore --jobs=%d", o.Jobs))
-	args := []string{"--format=directory", "--jobs=" + strconv.Itoa(o.Jobs), "--exit-on-error", "--no-password", "--dbname=" + work, dumpDir}
-	if err := runTool(ctx, restore, args, runOptions{env: tsrv.ToolEnv(work), started: o.restoreStarted}); err != nil {
-		return fail(err)
-	}
+// load runs pg_restore, in parallel, with the target URL's TLS settings.
+func (r *restoreRun) load(ctx context.Context) error {
+	r.step(fmt.Sprintf("pg_restore --jobs=%d", r.o.Jobs))
+	args := []string{"--format=directory", "--jobs=" + strconv.Itoa(r.o.Jobs), "--exit-on-error", "--no-password", "--dbname=" + r.work, filepath.Join(r.dir, archive.DumpDir)}
+	return runTool(ctx, r.tool, args, runOptions{env: r.tsrv.ToolEnv(r.work), started: r.o.restoreStarted})
+}
 
-	step("verifying against the manifest")
-	wsrv := *tsrv
-	wsrv.Database = work
-	v, err := verify.Run(ctx, &wsrv, m, verify.Options{Audit: o.Audit, NoAudit: o.NoAudit, Jobs: o.Jobs, Logger: o.Logger})
+// verify compares the restored database with the manifest.
+func (r *restoreRun) verify(ctx context.Context) error {
+	r.step("verifying against the manifest")
+	wsrv := *r.tsrv
+	wsrv.Database = r.work
+	v, err := verify.Run(ctx, &wsrv, r.m, verify.Options{Audit: r.o.Audit, NoAudit: r.o.NoAudit, Jobs: r.o.Jobs, Logger: r.o.Logger})
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	res.Verify = v
+	r.res.Verify = v
 	if !v.OK {
-		return fail(fmt.Errorf("the restored database differs from the backup: %s", strings.Join(v.Mismatches, "; ")))
+		return fmt.Errorf("the restored database differs from the backup: %s", strings.Join(v.Mismatches, "; "))
 	}
-	if o.scratch {
-		res.Dropped = dropDatabase(admin, work, server.Major, o.Logger)
-		res.Database = work
+	return nil
+}
+
+// promote renames the verified database to the target's name (a scratch
+// restore drops it instead).
+func (r *restoreRun) promote(ctx context.Context) error {
+	if r.o.scratch {
+		r.res.Dropped = dropDatabase(r.admin, r.work, r.server.Major, r.o.Logger)
+		r.res.Database = r.work
+		return nil
+	}
+	db := r.tsrv.Database
+	r.step("renaming " + r.work + " to " + db)
+	if err := terminateSessions(ctx, r.admin, r.work); err != nil {
+		return err
+	}
+	if _, err := r.admin.Exec(ctx, "ALTER DATABASE "+ident(r.work)+" RENAME TO "+ident(db)); err != nil {
+		return fmt.Errorf("rename verified database %s to %s: %w", r.work, db, err)
+	}
+	r.res.Verify.Database = db
+	return nil
+}
+
+// fail sets the database of a failed restore aside (a scratch one is
+// dropped) and returns the *RestoreError that says so.
+func (r *restoreRun) fail(err error) (*RestoreResult, error) {
+	res := r.res
+	res.Error = err.Error()
+	res.Seconds = sinceSeconds(r.start)
+	// The admin connection may be gone with what failed: clean up on a
+	// fresh one, even when ctx was canceled.
+	cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, cerr := connectMaintenance(cctx, r.tsrv)
+	if cerr != nil {
+		r.o.Logger.Error("cannot reach the server to set the failed restore aside", "database", r.work, "err", cerr)
+		res.FailedDatabase = r.work
+		return res, &RestoreError{Result: res, Phase: r.phase, Err: err}
+	}
+	defer conn.Close(context.Background())
+	if r.o.scratch {
+		res.Dropped = dropDatabase(conn, r.work, r.server.Major, r.o.Logger)
+		if !res.Dropped {
+			res.FailedDatabase = r.work
+		}
 	} else {
-		step("renaming " + work + " to " + db)
-		if err := terminateSessions(ctx, admin, work); err != nil {
-			return fail(err)
-		}
-		if _, err := admin.Exec(ctx, "ALTER DATABASE "+ident(work)+" RENAME TO "+ident(db)); err != nil {
-			return fail(fmt.Errorf("rename verified database %s to %s: %w", work, db, err))
-		}
-		v.Database = db
+		res.FailedDatabase, res.Dropped = setAside(conn, r.work, failedName(r.tsrv.Database, r.id), r.server.Major, r.o.Logger)
 	}
-	res.OK = true
-	res.Seconds = sinceSeconds(start)
-	return res, nil
+	return res, &RestoreError{Result: res, Phase: r.phase, Err: err}
 }
 
 // restoreTarget is the server and database to restore into.
