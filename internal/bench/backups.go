@@ -12,7 +12,7 @@ import (
 // backupRun is one run of the backup scenario: wall time in seconds and
 // size in bytes of each way to back up, and the COPY floor's time.
 type backupRun struct {
-	ours, fc, fd, floor         float64
+	ours, fc, fd, floor, fp     float64
 	oursBytes, fcBytes, fdBytes int64
 }
 
@@ -63,6 +63,12 @@ func benchBackup(ctx context.Context, e *env, s *shop) ([]*row, *backup.Result, 
 				return err
 			},
 			func() error {
+				var err error
+				b.fp, err = fingerprintBackup(ctx, e, s)
+				e.progress("backup run %d/%d: splitschema backup --fingerprint %.2f s", r+1, e.cfg.Runs, b.fp)
+				return err
+			},
+			func() error {
 				var read int64
 				var err error
 				b.floor, err = timed(func() error {
@@ -89,6 +95,7 @@ func backupRows(runs []backupRun, jobs int, comp string) []*row {
 		{what: fmt.Sprintf("backup wall time vs `pg_dump -Fd --jobs=%d --compress=%s`", jobs, comp), unit: unitSeconds, floor: ratioAtMost(1.15)},
 		{what: fmt.Sprintf("backup size vs `pg_dump -Fd --jobs=%d --compress=%s`", jobs, comp), unit: unitBytes},
 		{what: fmt.Sprintf("backup wall time vs the floor: `COPY … TO` of every table to a sink, %d connections", jobs), unit: unitSeconds},
+		{what: "`backup --fingerprint` wall time vs `backup` (the content hash of every row, in the snapshot)", unit: unitSeconds},
 	}
 	for _, b := range runs {
 		rows[0].add(b.ours, b.fc)
@@ -96,6 +103,7 @@ func backupRows(runs []backupRun, jobs int, comp string) []*row {
 		rows[2].add(b.ours, b.fd)
 		rows[3].add(float64(b.oursBytes), float64(b.fdBytes))
 		rows[4].add(b.ours, b.floor)
+		rows[5].add(b.fp, b.ours)
 	}
 	return rows
 }
@@ -119,6 +127,26 @@ func ourBackup(ctx context.Context, e *env, s *shop) (res *backup.Result, secs f
 		return nil, 0, 0, err
 	}
 	return res, secs, size, nil
+}
+
+// fingerprintBackup times a splitschema backup with --fingerprint and
+// removes it: the backup the restore scenario uses stays the plain one.
+func fingerprintBackup(ctx context.Context, e *env, s *shop) (float64, error) {
+	o := e.backupOptions()
+	o.Fingerprint = true
+	var res *backup.Result
+	secs, err := timed(func() error {
+		var err error
+		res, err = backup.Run(ctx, s.p, s.srv, o)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := os.RemoveAll(res.Path); err != nil {
+		return 0, fmt.Errorf("remove the fingerprinted backup: %w", err)
+	}
+	return secs, nil
 }
 
 // backupOptions are the options of every splitschema backup the
