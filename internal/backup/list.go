@@ -217,11 +217,28 @@ func find(root, id string) (string, error) {
 	return "", fmt.Errorf("no backup %s in %s (`splitschema backup list` shows the backups)", id, root)
 }
 
-// ReadManifest returns the manifest of complete backup id of project p.
+// ReadManifest returns the manifest of complete backup id of project p,
+// checked against its own checksum and, with a key configured, its
+// signature: a manifest whose signature fails, or an unsigned one while a
+// key is configured, is refused.
 func ReadManifest(p *manifest.Project, id string) (*archive.Manifest, error) {
+	key, err := LoadKey(p)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := find(Dir(p), id)
 	if err != nil {
 		return nil, err
 	}
-	return archive.Read(dir)
+	m, err := archive.Read(dir)
+	if err != nil {
+		return nil, err
+	}
+	switch sig := m.CheckSignature(key); {
+	case sig == archive.SignatureBad || sig == archive.SignatureOtherKey:
+		return nil, fmt.Errorf("backup %s: its manifest's signature is %s for the configured key (%s): refusing to compare with it", id, sig, key.Source)
+	case sig == archive.Unsigned && key != nil:
+		return nil, fmt.Errorf("backup %s is unsigned while a key is configured (%s): refusing to compare with it", id, key.Source)
+	}
+	return m, nil
 }
