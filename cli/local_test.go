@@ -190,10 +190,20 @@ func TestLocalSubfolderAndDestroy(t *testing.T) {
 // the embedded cluster's programs, and a folder without them is an error
 // that names it, before anything is created.
 func TestServerBinDirFlag(t *testing.T) {
+	// The variable, as make test-matrix sets it, would stand in for a
+	// --server-bindir given before the command (globalString reads the
+	// command's own context first): this test is about the flag.
+	t.Setenv("SPLITSCHEMA_SERVER_BINDIR", "")
+	os.Unsetenv("SPLITSCHEMA_SERVER_BINDIR")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "splitschema.yaml"), []byte("database: shop\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { // should the refusal fail, no server is left running
+		if cl, err := localpg.New(dir, nil); err == nil {
+			_ = cl.Destroy(context.Background())
+		}
+	})
 	empty := t.TempDir()
 	code, _, errOut := run(t, "--dir", dir, "--server-bindir", empty, "local", "start")
 	if code != 1 || !strings.Contains(errOut, empty) || !strings.Contains(errOut, "no executable initdb, pg_ctl, postgres") {

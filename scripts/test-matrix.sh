@@ -2,7 +2,8 @@
 # Runs the tests of what depends on the server's major version against each
 # given PostgreSQL major (default: 15 16 17 18): provisioning (roles,
 # memberships, grants), the guard and the isolation tests, migrations,
-# audit, lint, verify and the commands that drive them.
+# audit, lint and the commands that drive them; verify (it checks restored
+# backups) where the server's folder has a pg_dump.
 #
 #   scripts/test-matrix.sh [MAJOR...]
 #
@@ -22,11 +23,14 @@ GO=${GO:-go}
 
 # The packages whose behaviour depends on the server.
 PKGS=(./internal/provision/... ./internal/migrate/... ./internal/audit ./internal/lint
-	./internal/verify ./internal/catalog ./internal/localpg ./internal/pgtest ./internal/target ./cli)
+	./internal/catalog ./internal/localpg ./internal/pgtest ./internal/target ./cli)
+# verify's tests check restored backups: they need a pg_dump of the server's
+# version, so they run only where there is one.
+VERIFY=./internal/verify
 # Tests of ./cli that need a pg_dump of the server's version: skipped when
 # the server's folder has none. Of ./internal/backup (make test runs it all
 # on 15) only the refusal of an older pg_dump runs.
-CLI_DUMPS='TestBackupRestoreCommands|TestDemo'
+CLI_DUMPS='TestBackupRestoreCommands|TestDemo|TestPitrCommands'
 BACKUP_REFUSAL='TestPgDumpOlderThanServer'
 
 majors=("$@")
@@ -67,16 +71,20 @@ for m in "${majors[@]}"; do
 	export SPLITSCHEMA_SERVER_BINDIR=$bindir
 	dumps=$([ -x "$bindir/pg_dump" ] && echo yes || echo no)
 	if [ "$dumps" = no ]; then
-		echo "-- not run: no pg_dump $m here for ${CLI_DUMPS//|/, } (./cli) and for ./internal/backup but $BACKUP_REFUSAL"
+		echo "-- not run: no pg_dump $m here for ${CLI_DUMPS//|/, } (./cli), $VERIFY, and ./internal/backup but $BACKUP_REFUSAL"
 	fi
-	{
+	(
 		status=0
 		skip=()
-		[ "$dumps" = yes ] || skip=(-skip "$CLI_DUMPS")
-		"$GO" test -count=1 -v -timeout 20m "${skip[@]}" "${PKGS[@]}" || status=1
+		pkgs=("${PKGS[@]}" "$VERIFY")
+		if [ "$dumps" = no ]; then
+			skip=(-skip "$CLI_DUMPS")
+			pkgs=("${PKGS[@]}")
+		fi
+		"$GO" test -count=1 -v -timeout 20m "${skip[@]}" "${pkgs[@]}" || status=1
 		"$GO" test -count=1 -v -timeout 10m -run "$BACKUP_REFUSAL" ./internal/backup || status=1
 		exit $status
-	} >"$log" 2>&1
+	) >"$log" 2>&1
 	status=$?
 	summary "$log"
 	if [ $status -ne 0 ]; then
