@@ -479,10 +479,13 @@ func (b *run) readSnapshot(ctx context.Context) error {
 func declaredLinks(p *manifest.Project, fks []archive.ForeignKey) []archive.Link {
 	out := []archive.Link{}
 	for _, e := range p.Edges() {
-		from, to := p.Service(e.From), p.Service(e.To)
+		if e.Kind != manifest.EdgeLink {
+			continue
+		}
+		from := p.Service(e.From)
 		l := archive.Link{From: e.From, Service: e.To, Table: e.Link.Table, Columns: e.Link.Columns, ForeignKeys: []string{}}
 		for _, fk := range fks {
-			if fk.From.Schema == from.Schema && fk.To.Schema == to.Schema && fk.To.Table == e.Link.Table && sameSet(fk.To.Columns, e.Link.Columns) {
+			if from.OwnsSchema(fk.From.Schema) && fk.To.Schema == e.Link.Schema && fk.To.Table == e.Link.Table && sameSet(fk.To.Columns, e.Link.Columns) {
 				l.ForeignKeys = append(l.ForeignKeys, fk.QualifiedName())
 			}
 		}

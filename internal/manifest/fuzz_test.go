@@ -15,6 +15,9 @@ func FuzzParseService(f *testing.F) {
 		"name: orders\nschema: sales\ndescription: x\nlinks: []\n",
 		"name: [x]\n", "links: {a: b}\n", "name: orders\nlinks:\n  - &a x\n  - *a\n",
 		"name: orders\n---\n", "\t", "name: orders\nlinks: [a.b(c,c)]\n", "name: !!binary aGk=\n",
+		"name: orders\nkind: shared\nschemas: [orders, o2]\nuses: [lib]\n",
+		"name: orders\nreads:\n  - a.b(c)\n  - {columns: a.b(d), app: true}\n",
+		"name: orders\nsoft_links: ['o2.t(a, b) -> a.b(c, d)']\n", "name: orders\nreads: [{app: 1}]\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -36,6 +39,28 @@ func FuzzParseService(f *testing.F) {
 			if _, err := ParseLink(l.String()); err != nil {
 				t.Fatalf("accepted link does not round-trip: %v", err)
 			}
+		}
+		for _, r := range svc.Reads {
+			if _, err := ParseLink(r.String()); err != nil {
+				t.Fatalf("accepted read does not round-trip: %v", err)
+			}
+		}
+		for _, sl := range svc.SoftLinks {
+			back, err := ParseSoftLink(sl.String())
+			if err != nil || len(back.FromColumns) != len(back.To.Columns) {
+				t.Fatalf("accepted soft link %s does not round-trip: %v", sl, err)
+			}
+		}
+		if len(svc.Schemas) == 0 || svc.Schemas[0] != svc.Schema {
+			t.Fatalf("schemas %v do not start with the primary %s", svc.Schemas, svc.Schema)
+		}
+		for _, s := range svc.Schemas {
+			if err := CheckIdentifier("schema", s, MaxIdentifierLen); err != nil {
+				t.Fatalf("accepted bad schema: %v", err)
+			}
+		}
+		if svc.Kind != KindService && svc.Kind != KindShared {
+			t.Fatalf("accepted kind %q", svc.Kind)
 		}
 	})
 }

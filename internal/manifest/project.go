@@ -101,17 +101,30 @@ func LoadSettings(dir string) (Settings, error) {
 	return ParseSettings(SettingsFile, data)
 }
 
-// resolve checks names and links across services and computes Order.
+// resolve checks names and relations across services and computes Order.
 func (p *Project) resolve() error {
 	var ps problems
 	slices.SortFunc(p.Services, func(a, b *Service) int { return strings.Compare(a.Name, b.Name) })
 	bySchema := map[string]*Service{}
 	for _, svc := range p.Services {
-		if other, dup := bySchema[svc.Schema]; dup {
-			ps.add(svc.File, 0, "schema %q is already the schema of service %s (%s)", svc.Schema, other.Name, other.File)
-			continue
+		for _, schema := range svc.Schemas {
+			if other, dup := bySchema[schema]; dup {
+				ps.add(svc.File, 0, "schema %q is already a schema of service %s (%s)", schema, other.Name, other.File)
+				continue
+			}
+			if len(p.Settings.Extensions) > 0 && schema == ExtensionsSchema {
+				ps.add(svc.File, 0, "schema %q holds the project's extensions; choose another schema for the service", schema)
+				continue
+			}
+			bySchema[schema] = svc
 		}
-		bySchema[svc.Schema] = svc
+	}
+	for _, svc := range p.Services {
+		for _, schema := range svc.Schemas[1:] {
+			if other := p.Service(schema); other != nil && other != svc {
+				ps.add(svc.File, 0, "schema %q is also the name of service %s; a link written %s.table would be ambiguous, rename the schema", schema, other.Name, schema)
+			}
+		}
 	}
 	// A role name must not collide with another service's role names either,
 	// e.g. service "a_owner" with app suffix "" — the suffix rules prevent
@@ -125,15 +138,11 @@ func (p *Project) resolve() error {
 			roles[r] = svc.Name
 		}
 	}
+	if len(ps) > 0 {
+		return ps.err()
+	}
 	for _, svc := range p.Services {
-		for _, l := range svc.Links {
-			switch target := p.Service(l.Service); {
-			case target == nil:
-				ps.add(svc.File, l.Line, "link %s: no service %q in %s/ (services: %s)", l, l.Service, SchemasDir, strings.Join(p.names(), ", "))
-			case target == svc:
-				ps.add(svc.File, l.Line, "link %s: a service does not link to itself; links are references to other services", l)
-			}
-		}
+		ps = append(ps, p.resolveRelations(svc, bySchema)...)
 	}
 	if len(ps) > 0 {
 		return ps.err()
@@ -141,11 +150,81 @@ func (p *Project) resolve() error {
 	order, cycle := topoOrder(p.Services)
 	if cycle != nil {
 		first := p.Service(cycle[0])
-		ps.add(first.File, 0, "the links form a cycle: %s; services must form a graph without cycles, so drop one of these links", strings.Join(append(cycle, cycle[0]), " -> "))
+		ps.add(first.File, 0, "%s", p.describeCycle(cycle))
 		return ps.err()
 	}
 	p.Order = order
 	return nil
+}
+
+// resolveTarget finds the service and schema a reference written
+// name.table points to: a service's name means its primary schema, a
+// schema's name that schema.
+func (p *Project) resolveTarget(l *Link, bySchema map[string]*Service) *Service {
+	if t := p.Service(l.Service); t != nil {
+		l.Schema = t.Schema
+		return t
+	}
+	if t := bySchema[l.Service]; t != nil {
+		l.Ref, l.Service, l.Schema = l.Service, t.Name, l.Service
+		return t
+	}
+	return nil
+}
+
+func (p *Project) resolveRelations(svc *Service, bySchema map[string]*Service) problems {
+	var ps problems
+	for i := range svc.Links {
+		l := &svc.Links[i]
+		switch target := p.resolveTarget(l, bySchema); {
+		case target == nil:
+			ps.add(svc.File, l.Line, "link %s: no service %q in %s/ (services: %s)", l, l.Service, SchemasDir, strings.Join(p.names(), ", "))
+		case target == svc:
+			ps.add(svc.File, l.Line, "link %s: a service does not link to itself; links are references to other services", l)
+		case target.IsShared():
+			ps.add(svc.File, l.Line, "link %s: service %s is shared (a library of types and functions); link to a service that holds the table", l, target.Name)
+		}
+	}
+	for i := range svc.Reads {
+		r := &svc.Reads[i]
+		switch target := p.resolveTarget(&r.Link, bySchema); {
+		case target == nil:
+			ps.add(svc.File, r.Line, "read %s: no service %q in %s/ (services: %s)", r.Link, r.Service, SchemasDir, strings.Join(p.names(), ", "))
+		case target == svc:
+			ps.add(svc.File, r.Line, "read %s: a service reads its own tables without declaring it", r.Link)
+		}
+	}
+	seenTo := map[string]int{}
+	for i := range svc.SoftLinks {
+		s := &svc.SoftLinks[i]
+		if !svc.OwnsSchema(s.FromSchema) {
+			ps.add(svc.File, s.Line, "soft link %s: schema %s is not one of the service's schemas (%s)", s, s.FromSchema, strings.Join(svc.Schemas, ", "))
+		}
+		switch target := p.resolveTarget(&s.To, bySchema); {
+		case target == nil:
+			ps.add(svc.File, s.Line, "soft link %s: no service %q in %s/ (services: %s)", s, s.To.Service, SchemasDir, strings.Join(p.names(), ", "))
+		case target == svc:
+			ps.add(svc.File, s.Line, "soft link %s: a reference inside a service is an ordinary foreign key", s)
+		case target.IsShared():
+			ps.add(svc.File, s.Line, "soft link %s: service %s is shared and holds no tables to reference", s, target.Name)
+		}
+		from := s.FromSchema + "." + s.FromTable + "(" + strings.Join(s.FromColumns, ",") + ")"
+		if first, dup := seenTo[from]; dup {
+			ps.add(svc.File, s.Line, "soft link %s: the same columns already reference another table (line %d)", s, first)
+		}
+		seenTo[from] = s.Line
+	}
+	for _, u := range svc.Uses {
+		switch target := p.Service(u); {
+		case target == nil:
+			ps.add(svc.File, svc.usesLines[u], "uses: no service %q in %s/ (services: %s)", u, SchemasDir, strings.Join(p.names(), ", "))
+		case target == svc:
+			ps.add(svc.File, svc.usesLines[u], "uses: a service does not use itself")
+		case !target.IsShared():
+			ps.add(svc.File, svc.usesLines[u], "uses: service %s is not shared; add kind: shared to %s, or declare a read or a link to its tables", u, target.File)
+		}
+	}
+	return ps
 }
 
 // Service returns the service called name, or nil.
@@ -157,10 +236,10 @@ func (p *Project) Service(name string) *Service {
 	return p.Services[i]
 }
 
-// ServiceBySchema returns the service whose schema is schema, or nil.
+// ServiceBySchema returns the service that owns schema, or nil.
 func (p *Project) ServiceBySchema(schema string) *Service {
 	for _, s := range p.Services {
-		if s.Schema == schema {
+		if s.OwnsSchema(schema) {
 			return s
 		}
 	}
@@ -176,7 +255,8 @@ func (p *Project) OrderedServices() []*Service {
 	return out
 }
 
-// Dependants lists, by name, the services that link to the service called name.
+// Dependants lists, by name, the services that link to, read from or use
+// the service called name.
 func (p *Project) Dependants(name string) []string {
 	var out []string
 	for _, svc := range p.Services {
@@ -196,6 +276,42 @@ func (p *Project) AppRole(name string) string { return p.Settings.Naming.AppRole
 // Path resolves a path relative to the project folder.
 func (p *Project) Path(rel ...string) string {
 	return filepath.Join(append([]string{p.Dir}, rel...)...)
+}
+
+// SearchPath is the search_path of a service's sessions: its own schemas,
+// the schemas of the shared services it uses, then the extensions' schema
+// when the project declares extensions.
+func (p *Project) SearchPath(svc *Service) []string {
+	out := slices.Clone(svc.Schemas)
+	for _, u := range svc.Uses {
+		if s := p.Service(u); s != nil {
+			out = append(out, s.Schemas...)
+		}
+	}
+	if len(p.Settings.Extensions) > 0 {
+		out = append(out, ExtensionsSchema)
+	}
+	return out
+}
+
+// Users lists the services that declare the shared service name in uses.
+func (p *Project) Users(name string) []*Service {
+	var out []*Service
+	for _, svc := range p.Services {
+		if slices.Contains(svc.Uses, name) {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+// AllSchemas lists every schema of every service, in service order.
+func (p *Project) AllSchemas() []string {
+	var out []string
+	for _, s := range p.Services {
+		out = append(out, s.Schemas...)
+	}
+	return out
 }
 
 func (p *Project) names() []string {

@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,8 @@ type Settings struct {
 	Window time.Duration `json:"window,omitempty"`
 	// PITR holds the point-in-time recovery settings.
 	PITR PITRSettings `json:"pitr"`
+	// Extensions are created by provisioning, in ExtensionsSchema.
+	Extensions []string `json:"extensions,omitempty"`
 }
 
 // PITRSettings configure point-in-time recovery (`splitschema pitr`).
@@ -43,6 +46,14 @@ type PITRSettings struct {
 	// which bounds what losing the server and its disk can lose.
 	ArchiveTimeout time.Duration `json:"archive_timeout"`
 }
+
+// ExtensionsSchema is the schema the project's extensions are created in:
+// every service role has USAGE on it and finds it on its search_path.
+const ExtensionsSchema = "extensions"
+
+// extensionPattern is what an extension name may be: CREATE EXTENSION takes
+// an identifier, and names such as uuid-ossp hold a hyphen.
+var extensionPattern = regexp.MustCompile(`^[a-z0-9_][a-z0-9_-]*$`)
 
 // Naming is the pattern of role names: Prefix + service + suffix.
 // Role names are cluster-wide; a prefix keeps projects sharing a cluster apart.
@@ -65,11 +76,12 @@ func DefaultSettings() Settings {
 }
 
 type settingsDoc struct {
-	Database    *string     `yaml:"database"`
-	Backups     *string     `yaml:"backups"`
-	Naming      *namingDoc  `yaml:"naming"`
-	LockTimeout *lineString `yaml:"lock_timeout"`
-	KeyFile     *string     `yaml:"backup_key_file"`
+	Database    *string      `yaml:"database"`
+	Backups     *string      `yaml:"backups"`
+	Naming      *namingDoc   `yaml:"naming"`
+	LockTimeout *lineString  `yaml:"lock_timeout"`
+	KeyFile     *string      `yaml:"backup_key_file"`
+	Extensions  []lineString `yaml:"extensions"`
 	Retention   *struct {
 		Keep   *int        `yaml:"keep"`
 		Window *lineString `yaml:"window"`
@@ -86,7 +98,7 @@ type namingDoc struct {
 	AppSuffix   *string `yaml:"app_suffix"`
 }
 
-const settingsKeys = "database, backups, backup_key_file, naming, lock_timeout, retention, pitr"
+const settingsKeys = "database, backups, backup_key_file, naming, lock_timeout, retention, pitr, extensions"
 
 // ParseSettings reads splitschema.yaml; file names it in errors.
 func ParseSettings(file string, data []byte) (Settings, error) {
@@ -155,6 +167,18 @@ func ParseSettings(file string, data []byte) (Settings, error) {
 			ps.add(file, doc.PITR.ArchiveTimeout.Line, "pitr.archive_timeout %q is not a whole number of seconds such as 15s or 1m", doc.PITR.ArchiveTimeout.Value)
 		} else {
 			s.PITR.ArchiveTimeout = d
+		}
+	}
+	for _, e := range doc.Extensions {
+		switch {
+		case len(e.Value) > MaxIdentifierLen || !extensionPattern.MatchString(e.Value):
+			ps.add(file, e.Line, "extension %q is not an extension name (lower-case letters, digits, _ and -)", e.Value)
+		case slices.Contains(s.Extensions, e.Value):
+			ps.add(file, e.Line, "extension %s is listed twice", e.Value)
+		case e.Value == "plpgsql":
+			ps.add(file, e.Line, "extension plpgsql is always there; leave it out")
+		default:
+			s.Extensions = append(s.Extensions, e.Value)
 		}
 	}
 	if err := CheckIdentifier("database", s.Database, MaxIdentifierLen); err != nil {
