@@ -318,6 +318,39 @@ func (q *Queries) DefaultPrivileges(ctx context.Context, roles []string) ([]Defa
 	return items, nil
 }
 
+const extensions = `-- name: Extensions :many
+SELECT e.extname::text AS name, n.nspname::text AS schema_name
+FROM pg_catalog.pg_extension AS e
+JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
+ORDER BY e.extname
+`
+
+type ExtensionsRow struct {
+	Name       string
+	SchemaName string
+}
+
+// The extensions installed in the connected database, with their schema.
+func (q *Queries) Extensions(ctx context.Context) ([]ExtensionsRow, error) {
+	rows, err := q.db.Query(ctx, extensions)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ExtensionsRow
+	for rows.Next() {
+		var i ExtensionsRow
+		if err := rows.Scan(&i.Name, &i.SchemaName); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const guardTriggers = `-- name: GuardTriggers :many
 SELECT e.evtname::text AS name,
        e.evtevent::text AS event,

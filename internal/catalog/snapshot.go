@@ -57,6 +57,8 @@ type Snapshot struct {
 	// Verifiers maps a role of Scope.Roles to its stored password verifier
 	// ("" when it has none); nil unless the admin is a superuser.
 	Verifiers map[string]string
+	// Extensions maps each extension installed in the database to its schema.
+	Extensions map[string]string
 }
 
 // Scope says what ReadObjects reads.
@@ -85,6 +87,7 @@ func ReadCluster(ctx context.Context, db pgcatalog.DBTX) (*Snapshot, error) {
 
 		AdminMemberOf: map[string]bool{},
 		AdminOptionOn: map[string]bool{},
+		Extensions:    map[string]string{},
 	}
 	a, err := q.AdminInfo(ctx)
 	if err != nil {
@@ -188,6 +191,13 @@ func (s *Snapshot) ReadObjects(ctx context.Context, db pgcatalog.DBTX, scope Sco
 	}
 	if err := s.readColumns(ctx, q, scope.Tables); err != nil {
 		return err
+	}
+	exts, err := q.Extensions(ctx)
+	if err != nil {
+		return fmt.Errorf("read extensions: %w", err)
+	}
+	for _, e := range exts {
+		s.Extensions[e.Name] = e.SchemaName
 	}
 	// The roles granted to service roles too: revoking them needs the
 	// ADMIN option on them.

@@ -70,7 +70,7 @@ func connConfig(p *manifest.Project, srv *target.Server, svc *manifest.Service) 
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["role"] = p.OwnerRole(svc.Name)
-	cfg.RuntimeParams["search_path"] = svc.Schema
+	cfg.RuntimeParams["search_path"] = provision.SearchPathSetting(p.SearchPath(svc))
 	cfg.RuntimeParams["lock_timeout"] = fmt.Sprintf("%dms", max(p.Settings.LockTimeout.Milliseconds(), 1))
 	cfg.RuntimeParams["application_name"] = "splitschema migrate " + svc.Name
 	return cfg

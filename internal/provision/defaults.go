@@ -21,21 +21,25 @@ var builtinDefaults = map[string][]catalog.Grant{
 
 // planDefaults sets the default privileges of each owner role, so that what
 // its migrations create later gets the same grants as what exists now: in
-// its schema, the application role's privileges on tables, sequences,
-// functions and types; everywhere, no EXECUTE or USAGE for PUBLIC on new
+// its schemas, the application role's privileges on tables, sequences,
+// functions and types (and, in a shared service's, its users' EXECUTE and
+// USAGE); everywhere, no EXECUTE or USAGE for PUBLIC on new
 // functions and types. Any other default privilege a service role set is
 // revoked.
 func (pl *planner) planDefaults() {
 	desired := map[catalog.DefaultKey]map[string]want{}
 	for _, svc := range pl.p.Services {
 		owner, app := pl.p.OwnerRole(svc.Name), pl.p.AppRole(svc.Name)
-		in := func(kind string) catalog.DefaultKey {
-			return catalog.DefaultKey{Role: owner, Schema: svc.Schema, Kind: kind}
+		users := pl.sharedUsers(svc)
+		for _, schema := range svc.Schemas {
+			in := func(kind string) catalog.DefaultKey {
+				return catalog.DefaultKey{Role: owner, Schema: schema, Kind: kind}
+			}
+			desired[in("r")] = map[string]want{app: {need: appTable}}
+			desired[in("S")] = map[string]want{app: {need: appSequence}}
+			desired[in("f")] = withUsers(map[string]want{app: {need: appRoutine}}, users, pExecute)
+			desired[in("T")] = withUsers(map[string]want{app: {need: appType}}, users, pUsage)
 		}
-		desired[in("r")] = map[string]want{app: {need: appTable}}
-		desired[in("S")] = map[string]want{app: {need: appSequence}}
-		desired[in("f")] = map[string]want{app: {need: appRoutine}}
-		desired[in("T")] = map[string]want{app: {need: appType}}
 		desired[catalog.DefaultKey{Role: owner, Kind: "f"}] = map[string]want{}
 		desired[catalog.DefaultKey{Role: owner, Kind: "T"}] = map[string]want{}
 	}

@@ -37,8 +37,10 @@ func GuardProblems(p *manifest.Project, snap *catalog.Snapshot) []string {
 	}
 	have := guardedBySchema(snap)
 	for _, svc := range p.Services {
-		if g, ok := have[svc.Schema]; !ok || g != guardedRow(p, svc) {
-			out = append(out, fmt.Sprintf("the guard does not know service %s as declared (splitschema.service row of schema %s: %+v)", svc.Name, svc.Schema, g))
+		for _, schema := range svc.Schemas {
+			if g, ok := have[schema]; !ok || g != guardedRow(p, svc, schema) {
+				out = append(out, fmt.Sprintf("the guard does not know service %s as declared (splitschema.service row of schema %s: %+v)", svc.Name, schema, g))
+			}
 		}
 	}
 	for i := range out {
@@ -80,9 +82,10 @@ func (gt guardTrigger) tagsSQL() string {
 	return " WHEN TAG IN ('" + strings.Join(gt.tags, "', '") + "')"
 }
 
-// guardedRow is the row of splitschema.service the manifest wants for svc.
-func guardedRow(p *manifest.Project, svc *manifest.Service) catalog.Guarded {
-	return catalog.Guarded{Schema: svc.Schema, Service: svc.Name, OwnerRole: p.OwnerRole(svc.Name), AppRole: p.AppRole(svc.Name)}
+// guardedRow is the row of splitschema.service the manifest wants for
+// schema, one of svc's schemas.
+func guardedRow(p *manifest.Project, svc *manifest.Service, schema string) catalog.Guarded {
+	return catalog.Guarded{Schema: schema, Service: svc.Name, OwnerRole: p.OwnerRole(svc.Name), AppRole: p.AppRole(svc.Name)}
 }
 
 // guardedBySchema indexes the rows of splitschema.service by schema.

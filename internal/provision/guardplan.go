@@ -65,19 +65,21 @@ func (pl *planner) planToolkit() {
 func (pl *planner) planGuardedRows() {
 	have := guardedBySchema(pl.snap)
 	for _, svc := range pl.p.OrderedServices() {
-		w := guardedRow(pl.p, svc)
-		args := []any{w.Schema, w.Service, w.OwnerRole, w.AppRole}
-		values := "(" + literal(w.Schema) + ", " + literal(w.Service) + ", " + literal(w.OwnerRole) + ", " + literal(w.AppRole) + ")"
-		g, ok := have[svc.Schema]
-		delete(have, svc.Schema)
-		switch {
-		case !ok:
-			pl.add(Change{Service: svc.Name, Action: "guard", phase: phaseSchemas, needsSuper: true, run: insertGuarded, args: args,
-				SQL: "INSERT INTO splitschema.service (schema_name, service, owner_role, app_role) VALUES " + values})
-		case g != w:
-			pl.add(Change{Service: svc.Name, Action: "guard", phase: phaseSchemas, needsSuper: true, run: updateGuarded, args: args,
-				SQL: "UPDATE splitschema.service SET service = " + literal(w.Service) + ", owner_role = " + literal(w.OwnerRole) +
-					", app_role = " + literal(w.AppRole) + " WHERE schema_name = " + literal(w.Schema)})
+		for _, schema := range svc.Schemas {
+			w := guardedRow(pl.p, svc, schema)
+			args := []any{w.Schema, w.Service, w.OwnerRole, w.AppRole}
+			values := "(" + literal(w.Schema) + ", " + literal(w.Service) + ", " + literal(w.OwnerRole) + ", " + literal(w.AppRole) + ")"
+			g, ok := have[schema]
+			delete(have, schema)
+			switch {
+			case !ok:
+				pl.add(Change{Service: svc.Name, Action: "guard", phase: phaseSchemas, needsSuper: true, run: insertGuarded, args: args,
+					SQL: "INSERT INTO splitschema.service (schema_name, service, owner_role, app_role) VALUES " + values})
+			case g != w:
+				pl.add(Change{Service: svc.Name, Action: "guard", phase: phaseSchemas, needsSuper: true, run: updateGuarded, args: args,
+					SQL: "UPDATE splitschema.service SET service = " + literal(w.Service) + ", owner_role = " + literal(w.OwnerRole) +
+						", app_role = " + literal(w.AppRole) + " WHERE schema_name = " + literal(w.Schema)})
+			}
 		}
 	}
 	for _, schema := range sortedKeys(have) {

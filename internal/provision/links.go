@@ -12,79 +12,100 @@ import (
 	"github.com/splitschema/splitschema/internal/manifest"
 )
 
-// GrantLinks grants, for every link declared TO service svc's tables, USAGE
-// on svc's schema and REFERENCES(cols) on the table to the linking service's
-// owner role — only where the table exists, and only what is missing. The
-// migration pipeline calls it after each service's migrations, so that the
-// services that link to it can create their foreign keys. conn must be the
-// admin (or svc's owner role). A link to a column the table lacks is an
-// *InputError: svc's migrations have all run, so the column is not coming.
+// GrantLinks grants, for every link and read declared TO service svc's
+// tables, USAGE on the target schema and REFERENCES(cols) (a link) or
+// SELECT(cols) (a read) on the table to the declaring service's owner role
+// (and to its application role, for a read with app: true) — only where the
+// table exists, and only what is missing. The migration pipeline calls it
+// after each service's migrations, so that the services that depend on it
+// can create their foreign keys and views. conn must be the admin (or svc's
+// owner role). A link to a column the table lacks is an *InputError: svc's
+// migrations have all run, so the column is not coming.
 func GrantLinks(ctx context.Context, conn *pgx.Conn, p *manifest.Project, svc string) error {
 	to := p.Service(svc)
 	if to == nil {
 		return fmt.Errorf("grant links: no service %q", svc)
 	}
-	type linkFrom struct {
-		service *manifest.Service
-		link    manifest.Link
+	type grant struct {
+		service  *manifest.Service
+		what     string // link or read
+		link     manifest.Link
+		priv     string
+		grantees []string
 	}
-	var links []linkFrom
+	var grants []grant
 	var tables []string
 	for _, name := range p.Dependants(svc) {
 		from := p.Service(name)
+		owner := p.OwnerRole(name)
 		for _, l := range from.Links {
 			if l.Service == svc {
-				links = append(links, linkFrom{from, l})
+				grants = append(grants, grant{from, "link", l, "REFERENCES", []string{owner}})
 				tables = append(tables, l.Table)
 			}
 		}
+		for _, r := range from.Reads {
+			if r.Service == svc {
+				g := grant{from, "read", r.Link, "SELECT", []string{owner}}
+				if r.App {
+					g.grantees = append(g.grantees, p.AppRole(name))
+				}
+				grants = append(grants, g)
+				tables = append(tables, r.Table)
+			}
+		}
 	}
-	if len(links) == 0 {
+	if len(grants) == 0 {
 		return nil
 	}
 	q := pgcatalog.New(conn)
-	colRows, err := q.Columns(ctx, pgcatalog.ColumnsParams{Schemas: []string{to.Schema}, Tables: tables})
+	colRows, err := q.Columns(ctx, pgcatalog.ColumnsParams{Schemas: to.Schemas, Tables: tables})
 	if err != nil {
 		return fmt.Errorf("grant links of %s: %w", svc, err)
 	}
 	columns := map[string][]string{}
 	for _, r := range colRows {
-		columns[r.TableName] = append(columns[r.TableName], r.ColumnName)
+		key := r.SchemaName + "." + r.TableName
+		columns[key] = append(columns[key], r.ColumnName)
 	}
-	usage, references, err := linkPrivileges(ctx, q, to.Schema)
+	usage, held, err := linkPrivileges(ctx, q, to.Schemas)
 	if err != nil {
 		return fmt.Errorf("grant links of %s: %w", svc, err)
 	}
 	var problems []string
-	for _, lf := range links {
-		owner := p.OwnerRole(lf.service.Name)
-		cols, exists := columns[lf.link.Table]
+	for _, g := range grants {
+		cols, exists := columns[g.link.Qualified()]
 		if !exists {
 			continue
 		}
-		var missing, grant []string
-		for _, c := range lf.link.Columns {
-			switch {
-			case !slices.Contains(cols, c):
+		var missing []string
+		for _, c := range g.link.Columns {
+			if !slices.Contains(cols, c) {
 				missing = append(missing, c)
-			case !references[owner][lf.link.Table+"."+c]:
-				grant = append(grant, ident(c))
 			}
 		}
 		if len(missing) > 0 {
-			problems = append(problems, missingColumnsProblem(lf.service, lf.link, to.Schema, missing, cols))
+			problems = append(problems, missingColumnsProblem(g.service, g.what, g.link, missing, cols))
 			continue
 		}
-		if !usage[owner] {
-			if _, err := conn.Exec(ctx, "GRANT USAGE ON SCHEMA "+ident(to.Schema)+" TO "+ident(owner)); err != nil {
-				return fmt.Errorf("grant links of %s: usage on schema %s to %s: %w", svc, to.Schema, owner, err)
+		for _, role := range g.grantees {
+			if !usage[role+" "+g.link.Schema] {
+				if _, err := conn.Exec(ctx, "GRANT USAGE ON SCHEMA "+ident(g.link.Schema)+" TO "+ident(role)); err != nil {
+					return fmt.Errorf("grant links of %s: usage on schema %s to %s: %w", svc, g.link.Schema, role, err)
+				}
+				usage[role+" "+g.link.Schema] = true
 			}
-			usage[owner] = true
-		}
-		if len(grant) > 0 {
-			stmt := "GRANT REFERENCES (" + strings.Join(grant, ", ") + ") ON TABLE " + ident(to.Schema, lf.link.Table) + " TO " + ident(owner)
-			if _, err := conn.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("grant links of %s: %s: %w", svc, stmt, err)
+			var list []string
+			for _, c := range g.link.Columns {
+				if !held[role+" "+g.priv+" "+g.link.Qualified()+"."+c] {
+					list = append(list, ident(c))
+				}
+			}
+			if len(list) > 0 {
+				stmt := "GRANT " + g.priv + " (" + strings.Join(list, ", ") + ") ON TABLE " + ident(g.link.Schema, g.link.Table) + " TO " + ident(role)
+				if _, err := conn.Exec(ctx, stmt); err != nil {
+					return fmt.Errorf("grant %ss of %s: %s: %w", g.what, svc, stmt, err)
+				}
 			}
 		}
 	}
@@ -94,37 +115,33 @@ func GrantLinks(ctx context.Context, conn *pgx.Conn, p *manifest.Project, svc st
 	return nil
 }
 
-// missingColumnsProblem says that link l of service from names columns,
-// missing, that its target table in schema lacks; cols are the table's.
-func missingColumnsProblem(from *manifest.Service, l manifest.Link, schema string, missing, cols []string) string {
-	return fmt.Sprintf("%s: link %s: table %s.%s has no column %s (its columns: %s); fix the link or add the column in a migration of %s",
-		from.File, l, schema, l.Table, strings.Join(missing, ", "), strings.Join(cols, ", "), l.Service)
+// missingColumnsProblem says that link (or read: what) l of service from
+// names columns, missing, that its target table lacks; cols are the table's.
+func missingColumnsProblem(from *manifest.Service, what string, l manifest.Link, missing, cols []string) string {
+	return fmt.Sprintf("%s: %s %s: table %s has no column %s (its columns: %s); fix the %s or add the column in a migration of %s",
+		from.File, what, l, l.Qualified(), strings.Join(missing, ", "), strings.Join(cols, ", "), what, l.Service)
 }
 
-// linkPrivileges reads who holds USAGE on schema, and which REFERENCES
-// column privileges ("table.column") each role holds in it.
-func linkPrivileges(ctx context.Context, q *pgcatalog.Queries, schema string) (usage map[string]bool, references map[string]map[string]bool, err error) {
-	usage, references = map[string]bool{}, map[string]map[string]bool{}
-	sp, err := q.SchemaPrivileges(ctx, []string{schema})
+// linkPrivileges reads who holds USAGE on schemas ("role schema"), and
+// which column privileges each role holds in them ("role PRIV
+// schema.table.column").
+func linkPrivileges(ctx context.Context, q *pgcatalog.Queries, schemas []string) (usage, held map[string]bool, err error) {
+	usage, held = map[string]bool{}, map[string]bool{}
+	sp, err := q.SchemaPrivileges(ctx, schemas)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, r := range sp {
 		if r.Privilege == "USAGE" {
-			usage[r.Grantee] = true
+			usage[r.Grantee+" "+r.SchemaName] = true
 		}
 	}
-	cp, err := q.ColumnPrivileges(ctx, []string{schema})
+	cp, err := q.ColumnPrivileges(ctx, schemas)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, r := range cp {
-		if r.Privilege == "REFERENCES" {
-			if references[r.Grantee] == nil {
-				references[r.Grantee] = map[string]bool{}
-			}
-			references[r.Grantee][r.Name+"."+r.ColumnName] = true
-		}
+		held[r.Grantee+" "+r.Privilege+" "+r.SchemaName+"."+r.Name+"."+r.ColumnName] = true
 	}
-	return usage, references, nil
+	return usage, held, nil
 }

@@ -9,55 +9,82 @@ import (
 	"github.com/splitschema/splitschema/internal/manifest"
 )
 
-// planLinks works out the privileges the declared links call for: USAGE on
-// the target schema and REFERENCES on the target columns for the linking
-// service's owner, where the target table exists. A link to a table or
-// column that does not exist while the target service has tables is a
-// mistake, unless Options.DeferLinks leaves it to GrantLinks.
+// planLinks works out the privileges the declared links and reads call
+// for: USAGE on the target schema, and REFERENCES (links) or SELECT (reads)
+// on the target columns for the declaring service's owner (and, for a read
+// with app: true, its application role), where the target table exists. A
+// link or read to a table or column that does not exist while the target
+// service has tables is a mistake, unless Options.DeferLinks leaves it to
+// GrantLinks.
 func (pl *planner) planLinks() {
 	for _, svc := range pl.p.OrderedServices() {
 		owner := pl.p.OwnerRole(svc.Name)
 		for _, l := range svc.Links {
-			to := pl.p.Service(l.Service)
-			if !slices.Contains(pl.linkSchemas[to.Schema], owner) {
-				pl.linkSchemas[to.Schema] = append(pl.linkSchemas[to.Schema], owner)
+			pl.planColumnGrant(svc, l, "link", []string{owner}, pl.linkColumns)
+		}
+		for _, r := range svc.Reads {
+			grantees := []string{owner}
+			if r.App {
+				grantees = append(grantees, pl.p.AppRole(svc.Name))
 			}
-			key := to.Schema + "." + l.Table
-			cols, exists := pl.snap.Columns[key]
-			created, willExist := pl.opts.Creates[key]
-			switch {
-			case !exists && pl.opts.Creates != nil && !pl.opts.DeferLinks:
-				if !willExist {
-					pl.problem("%s: link %s: service %s has no table %s and its migrations create none (its tables: %s); fix the link or add the table in a migration of %s",
-						svc.File, l, to.Name, key, strings.Join(pl.tableNames(to.Schema), ", "), to.Name)
-				} else if missing := missingFrom(l.Columns, created); len(missing) > 0 {
-					pl.problem("%s", missingColumnsProblem(svc, l, to.Schema, missing, created))
-				}
-				continue
-			case !exists:
-				if !pl.opts.DeferLinks && pl.hasTables(to.Schema) {
-					pl.problem("%s: link %s: service %s has no table %s (its tables: %s); fix the link or add the table in a migration of %s",
-						svc.File, l, to.Name, key, strings.Join(pl.tableNames(to.Schema), ", "), to.Name)
-				}
-				continue
+			pl.planColumnGrant(svc, r.Link, "read", grantees, pl.readColumns)
+		}
+	}
+}
+
+// planColumnGrant records that grantees need USAGE on l's schema and a
+// privilege on l's columns (into cols); what says "link" or "read".
+func (pl *planner) planColumnGrant(svc *manifest.Service, l manifest.Link, what string, grantees []string, into map[string]map[string][]string) {
+	to := pl.p.Service(l.Service)
+	for _, g := range grantees {
+		if !slices.Contains(pl.linkSchemas[l.Schema], g) {
+			pl.linkSchemas[l.Schema] = append(pl.linkSchemas[l.Schema], g)
+		}
+	}
+	key := l.Qualified()
+	cols, exists := pl.snap.Columns[key]
+	// Creates knows the tables of a service's primary schema; a read may
+	// name a view, which it does not know: those wait for GrantLinks.
+	creates := pl.opts.Creates
+	if what != "link" || l.Schema != to.Schema {
+		creates = nil
+	}
+	created, willExist := creates[key]
+	switch {
+	case !exists && creates != nil && !pl.opts.DeferLinks:
+		if !willExist {
+			pl.problem("%s: %s %s: service %s has no table %s and its migrations create none (its tables: %s); fix the %s or add the table in a migration of %s",
+				svc.File, what, l, to.Name, key, strings.Join(pl.tableNames(l.Schema), ", "), what, to.Name)
+		} else if missing := missingFrom(l.Columns, created); len(missing) > 0 {
+			pl.problem("%s", missingColumnsProblem(svc, what, l, missing, created))
+		}
+		return
+	case !exists:
+		if !pl.opts.DeferLinks && creates == nil && pl.opts.Creates == nil && pl.hasTables(l.Schema) {
+			pl.problem("%s: %s %s: service %s has no table %s (its tables: %s); fix the %s or add the table in a migration of %s",
+				svc.File, what, l, to.Name, key, strings.Join(pl.tableNames(l.Schema), ", "), what, to.Name)
+		}
+		return
+	}
+	if missing := missingFrom(l.Columns, cols); len(missing) > 0 {
+		if stillMissing := missingFrom(missing, created); !pl.opts.DeferLinks && (creates == nil || len(stillMissing) > 0) {
+			if creates != nil {
+				missing = stillMissing
 			}
-			if missing := missingFrom(l.Columns, cols); len(missing) > 0 {
-				if stillMissing := missingFrom(missing, created); !pl.opts.DeferLinks && (pl.opts.Creates == nil || len(stillMissing) > 0) {
-					if pl.opts.Creates != nil {
-						missing = stillMissing
-					}
-					pl.problem("%s", missingColumnsProblem(svc, l, to.Schema, missing, cols))
-				}
-				continue
-			}
-			if pl.linkColumns[key] == nil {
-				pl.linkColumns[key] = map[string][]string{}
-				pl.linkTables[to.Schema] = append(pl.linkTables[to.Schema], l.Table)
-			}
-			for _, c := range l.Columns {
-				if !slices.Contains(pl.linkColumns[key][owner], c) {
-					pl.linkColumns[key][owner] = append(pl.linkColumns[key][owner], c)
-				}
+			pl.problem("%s", missingColumnsProblem(svc, what, l, missing, cols))
+		}
+		return
+	}
+	if pl.linkColumns[key] == nil && pl.readColumns[key] == nil {
+		pl.linkTables[l.Schema] = append(pl.linkTables[l.Schema], l.Table)
+	}
+	if into[key] == nil {
+		into[key] = map[string][]string{}
+	}
+	for _, g := range grantees {
+		for _, c := range l.Columns {
+			if !slices.Contains(into[key][g], c) {
+				into[key][g] = append(into[key][g], c)
 			}
 		}
 	}
@@ -86,19 +113,43 @@ func (pl *planner) tableNames(schema string) []string {
 	return out
 }
 
-// planSchema creates the service's schema, owned by its owner role. A schema
-// of that name owned by anyone else is a mistake the admin must settle.
+// planSchema creates the service's schemas, owned by its owner role. A
+// schema of that name owned by anyone else is a mistake the admin must settle.
 func (pl *planner) planSchema(svc *manifest.Service) {
 	owner := pl.p.OwnerRole(svc.Name)
-	have, exists := pl.snap.Schemas[svc.Schema]
-	switch {
-	case !exists:
-		pl.add(Change{Service: svc.Name, Action: "create schema", phase: phaseSchemas,
-			SQL: "CREATE SCHEMA " + ident(svc.Schema) + " AUTHORIZATION " + ident(owner)})
-	case have != owner:
-		pl.problem("%s: schema %s already exists and is owned by %s, not %s; if it belongs to service %s, run ALTER SCHEMA %s OWNER TO %s (and give its objects to %s too), else choose another schema for the service",
-			svc.File, svc.Schema, have, owner, svc.Name, ident(svc.Schema), ident(owner), ident(owner))
+	for _, schema := range svc.Schemas {
+		have, exists := pl.snap.Schemas[schema]
+		switch {
+		case !exists:
+			pl.add(Change{Service: svc.Name, Action: "create schema", phase: phaseSchemas,
+				SQL: "CREATE SCHEMA " + ident(schema) + " AUTHORIZATION " + ident(owner)})
+		case have != owner:
+			pl.problem("%s: schema %s already exists and is owned by %s, not %s; if it belongs to service %s, run ALTER SCHEMA %s OWNER TO %s (and give its objects to %s too), else choose another schema for the service",
+				svc.File, schema, have, owner, svc.Name, ident(schema), ident(owner), ident(owner))
+		}
 	}
+}
+
+// sharedUsers lists the roles that may use a shared service's types and
+// functions: the owner and application roles of every service that
+// declares it in uses. For another service it is empty.
+func (pl *planner) sharedUsers(svc *manifest.Service) []string {
+	if !svc.IsShared() {
+		return nil
+	}
+	var out []string
+	for _, u := range pl.p.Users(svc.Name) {
+		out = append(out, pl.p.OwnerRole(u.Name), pl.p.AppRole(u.Name))
+	}
+	return out
+}
+
+// withUsers adds to wants what the users of a shared service need.
+func withUsers(wants map[string]want, users []string, need priv) map[string]want {
+	for _, u := range users {
+		wants[u] = want{need: wants[u].need | need}
+	}
+	return wants
 }
 
 // planObjects puts the privileges on the service's schema and on every
@@ -106,11 +157,21 @@ func (pl *planner) planSchema(svc *manifest.Service) {
 // the tables (only SELECT on the migration version table), USAGE and SELECT on the sequences, EXECUTE on the routines and
 // USAGE on the types; linking owners get USAGE on the schema and REFERENCES
 // on their link columns; nobody else (PUBLIC included) gets anything.
+//
+// The services that use a shared service get USAGE on its schemas and
+// types and EXECUTE on its routines, for their owner and application roles.
 func (pl *planner) planObjects(svc *manifest.Service) {
+	for _, schema := range svc.Schemas {
+		pl.planSchemaObjects(svc, schema)
+	}
+}
+
+func (pl *planner) planSchemaObjects(svc *manifest.Service, schema string) {
 	owner, app := pl.p.OwnerRole(svc.Name), pl.p.AppRole(svc.Name)
-	schemaObj := catalog.Object{Kind: catalog.KindSchema, Schema: svc.Schema}
-	wants := map[string]want{app: {need: appSchema}}
-	for _, l := range pl.linkSchemas[svc.Schema] {
+	users := pl.sharedUsers(svc)
+	schemaObj := catalog.Object{Kind: catalog.KindSchema, Schema: schema}
+	wants := withUsers(map[string]want{app: {need: appSchema}}, users, pUsage)
+	for _, l := range pl.linkSchemas[schema] {
 		wants[l] = want{need: pUsage}
 	}
 	pl.diffObject(svc.Name, schemaObj, wants, owner)
@@ -118,23 +179,24 @@ func (pl *planner) planObjects(svc *manifest.Service) {
 	routines := map[aclOp]bool{}
 	var routineOps []aclOp
 	var columns []catalog.Object
-	for _, o := range pl.bySchema[svc.Schema] {
+	for _, o := range pl.bySchema[schema] {
 		switch o.Kind {
 		case catalog.KindTable:
 			need := appTable
-			if o.Name == VersionTable {
+			if o.Name == VersionTable && schema == svc.Schema {
 				need = appVersionTable
 			}
 			pl.diffObject(svc.Name, o, map[string]want{app: {need: need}}, owner)
 		case catalog.KindSequence:
 			pl.diffObject(svc.Name, o, map[string]want{app: {need: appSequence}}, owner)
 		case catalog.KindType:
-			pl.diffObject(svc.Name, o, map[string]want{app: {need: appType}}, owner)
+			pl.diffObject(svc.Name, o, withUsers(map[string]want{app: {need: appType}}, users, pUsage), owner)
 		case catalog.KindColumn:
 			columns = append(columns, o)
 		case catalog.KindRoutine:
 			acl := pl.snap.ACLs[o]
-			for _, op := range diffGrants(holdings(acl.Grants), map[string]want{app: {need: appRoutine}}, unmanaged(acl.Owner, owner)) {
+			want := withUsers(map[string]want{app: {need: appRoutine}}, users, pExecute)
+			for _, op := range diffGrants(holdings(acl.Grants), want, unmanaged(acl.Owner, owner)) {
 				if !routines[op] {
 					routines[op] = true
 					routineOps = append(routineOps, op)
@@ -144,14 +206,15 @@ func (pl *planner) planObjects(svc *manifest.Service) {
 	}
 	for _, op := range routineOps {
 		pl.add(Change{Service: pl.attribute(svc.Name, op), Action: op.action(), phase: opPhase(op),
-			SQL: op.statement("ALL ROUTINES IN SCHEMA " + ident(svc.Schema))})
+			SQL: op.statement("ALL ROUTINES IN SCHEMA " + ident(schema))})
 	}
-	pl.planColumns(svc, columns, owner)
+	pl.planColumns(svc, schema, columns, owner)
 }
 
-// planColumns diffs column privileges: the REFERENCES of the links, and no
-// other column privilege. Statements group columns per table and grantee.
-func (pl *planner) planColumns(svc *manifest.Service, existing []catalog.Object, owner string) {
+// planColumns diffs column privileges: the REFERENCES of the links, the
+// SELECT of the reads, and no other column privilege. Statements group
+// columns per table and grantee.
+func (pl *planner) planColumns(svc *manifest.Service, schema string, existing []catalog.Object, owner string) {
 	type colKey struct {
 		table string
 		op    aclOp
@@ -170,7 +233,7 @@ func (pl *planner) planColumns(svc *manifest.Service, existing []catalog.Object,
 		seen[o] = true
 		have, objOwner := pl.held(o, owner)
 		// A REVOKE on the table takes the same privilege off its columns.
-		for g, p := range pl.revokedTable[svc.Schema+"."+o.Name] {
+		for g, p := range pl.revokedTable[schema+"."+o.Name] {
 			if h, ok := have[g]; ok {
 				h.privs &^= p
 				h.grantable &^= p
@@ -181,15 +244,20 @@ func (pl *planner) planColumns(svc *manifest.Service, existing []catalog.Object,
 			add(o.Name, o.Column, op)
 		}
 	}
-	names := slices.Clone(pl.linkTables[svc.Schema])
+	names := slices.Clone(pl.linkTables[schema])
 	slices.Sort(names)
 	for _, name := range names {
-		schema, table := svc.Schema, svc.Schema+"."+name
+		table := schema + "." + name
 		for _, col := range pl.snap.Columns[table] {
 			wants := map[string]want{}
 			for grantee, cs := range pl.linkColumns[table] {
 				if slices.Contains(cs, col) {
 					wants[grantee] = want{need: pReferences}
+				}
+			}
+			for grantee, cs := range pl.readColumns[table] {
+				if slices.Contains(cs, col) {
+					wants[grantee] = want{need: wants[grantee].need | pSelect}
 				}
 			}
 			if len(wants) > 0 {
@@ -209,7 +277,7 @@ func (pl *planner) planColumns(svc *manifest.Service, existing []catalog.Object,
 		}
 		op := k.op
 		pl.add(Change{Service: pl.attribute(svc.Name, op), Action: op.action(), phase: opPhase(op),
-			SQL: op.columnStatement("TABLE "+ident(svc.Schema, k.table), list)})
+			SQL: op.columnStatement("TABLE "+ident(schema, k.table), list)})
 	}
 }
 
@@ -275,12 +343,15 @@ func (pl *planner) attribute(objService string, op aclOp) string {
 	return objService
 }
 
-// planSettings sets the application role's search_path to its schema, in
-// the project database.
+// planSettings sets the application role's search_path, in the project
+// database, to the service's schemas, then those of the shared services it
+// uses, then the extensions' schema (manifest.Project.SearchPath).
 func (pl *planner) planSettings(svc *manifest.Service) {
 	app := pl.p.AppRole(svc.Name)
+	path := pl.p.SearchPath(svc)
+	want := SearchPathSetting(path)
 	for _, kv := range pl.snap.Settings[app] {
-		if v, ok := strings.CutPrefix(kv, "search_path="); ok && strings.Trim(v, `"`) == svc.Schema {
+		if v, ok := strings.CutPrefix(kv, "search_path="); ok && normalPath(v) == want {
 			return
 		}
 	}
@@ -289,7 +360,27 @@ func (pl *planner) planSettings(svc *manifest.Service) {
 		adminOf = app
 	}
 	pl.add(Change{Service: svc.Name, Action: "role setting", phase: phaseGrant, needsAdminOf: adminOf,
-		SQL: "ALTER ROLE " + ident(app) + " IN DATABASE " + ident(pl.db) + " SET search_path = " + ident(svc.Schema)})
+		SQL: "ALTER ROLE " + ident(app) + " IN DATABASE " + ident(pl.db) + " SET search_path = " + want})
+}
+
+// SearchPathSetting renders a search_path as SET takes it: each schema
+// quoted, comma-separated.
+func SearchPathSetting(schemas []string) string {
+	quoted := make([]string, len(schemas))
+	for i, s := range schemas {
+		quoted[i] = ident(s)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// normalPath renders a search_path as pg_db_role_setting stores it
+// (e.g. orders, "my schema") the way SearchPathSetting does.
+func normalPath(v string) string {
+	var out []string
+	for part := range strings.SplitSeq(v, ",") {
+		out = append(out, ident(strings.Trim(strings.TrimSpace(part), `"`)))
+	}
+	return strings.Join(out, ", ")
 }
 
 // planDatabase takes every privilege on the database away from PUBLIC and

@@ -130,6 +130,9 @@ func readState(ctx context.Context, db catalogDB, p *manifest.Project, dbMissing
 	scope := catalog.Scope{Roles: declaredRoles(p)}
 	if !dbMissing {
 		scope.Schemas = append([]string{"public", ToolkitSchema}, declaredSchemas(p)...)
+		if len(p.Settings.Extensions) > 0 {
+			scope.Schemas = append(scope.Schemas, manifest.ExtensionsSchema)
+		}
 		scope.Tables = linkTables(p)
 	}
 	if err := snap.ReadObjects(ctx, db, scope); err != nil {
@@ -150,6 +153,7 @@ func freshDatabase(snap *catalog.Snapshot) {
 	snap.Schemas = map[string]string{"public": "pg_database_owner"}
 	snap.Toolkit, snap.Guarded = catalog.Toolkit{}, nil
 	snap.Settings = map[string][]string{}
+	snap.Extensions = map[string]string{"plpgsql": "pg_catalog"}
 	snap.Database = []catalog.Grant{{Grantee: catalog.Public, Privilege: "CONNECT"}, {Grantee: catalog.Public, Privilege: "TEMPORARY"}}
 	public := &catalog.ACL{Owner: "pg_database_owner", Grants: []catalog.Grant{{Grantee: catalog.Public, Privilege: "USAGE"}}}
 	if snap.Admin.ServerVersion < 150000 { // before 15, PUBLIC could create in schema public
@@ -167,22 +171,17 @@ func declaredRoles(p *manifest.Project) []string {
 	return out
 }
 
-func declaredSchemas(p *manifest.Project) []string {
-	var out []string
-	for _, s := range p.Services {
-		out = append(out, s.Schema)
-	}
-	return out
-}
+func declaredSchemas(p *manifest.Project) []string { return p.AllSchemas() }
 
-// linkTables lists the link targets as "schema.table", each once.
+// linkTables lists the targets of links and reads as "schema.table", each once.
 func linkTables(p *manifest.Project) []string {
 	var out []string
 	for _, s := range p.Services {
 		for _, l := range s.Links {
-			if t := p.Service(l.Service); t != nil {
-				out = append(out, t.Schema+"."+l.Table)
-			}
+			out = append(out, l.Qualified())
+		}
+		for _, r := range s.Reads {
+			out = append(out, r.Qualified())
 		}
 	}
 	slices.Sort(out)

@@ -29,7 +29,9 @@ type planner struct {
 	// "schema.table" -> grantee -> columns (REFERENCES).
 	linkSchemas map[string][]string
 	linkColumns map[string]map[string][]string
-	// linkTables lists, by schema, the tables of linkColumns.
+	// readColumns: "schema.table" -> grantee -> columns (SELECT).
+	readColumns map[string]map[string][]string
+	// linkTables lists, by schema, the tables of linkColumns and readColumns.
 	linkTables map[string][]string
 	// revokedTable remembers table-level revokes: a REVOKE on a table also
 	// revokes the same privilege on its columns.
@@ -47,6 +49,7 @@ func newPlanner(p *manifest.Project, snap *catalog.Snapshot, srv *target.Server,
 		bySchema:     map[string][]catalog.Object{},
 		linkSchemas:  map[string][]string{},
 		linkColumns:  map[string]map[string][]string{},
+		readColumns:  map[string]map[string][]string{},
 		linkTables:   map[string][]string{},
 		revokedTable: map[string]map[string]priv{},
 	}
@@ -79,6 +82,7 @@ func (pl *planner) run() {
 	pl.planDatabase()
 	pl.planPublicSchema()
 	pl.planDefaults()
+	pl.planExtensions()
 	pl.planToolkit()
 	pl.planUndeclared()
 	pl.checkAdmin()

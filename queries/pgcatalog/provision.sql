@@ -245,3 +245,10 @@ SELECT rolname::text AS name,
        pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION')::bool AS admin
 FROM pg_catalog.pg_roles
 WHERE rolname = ANY(@names::text[]) AND pg_has_role(current_user, oid, 'MEMBER');
+
+-- name: Extensions :many
+-- The extensions installed in the connected database, with their schema.
+SELECT e.extname::text AS name, n.nspname::text AS schema_name
+FROM pg_catalog.pg_extension AS e
+JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
+ORDER BY e.extname;
