@@ -141,7 +141,15 @@ WITH svc AS (
                    JOIN pg_catalog.pg_class AS c ON c.oid = g.tgrelid WHERE g.oid = d.objid AND NOT g.tgisinternal)
                WHEN 'pg_catalog.pg_policy'::regclass::oid THEN (SELECT c.relnamespace FROM pg_catalog.pg_policy AS p
                    JOIN pg_catalog.pg_class AS c ON c.oid = p.polrelid WHERE p.oid = d.objid)
-           END AS from_nsp
+           END AS from_nsp,
+           CASE d.classid
+               WHEN 'pg_catalog.pg_class'::regclass::oid THEN d.objid
+               WHEN 'pg_catalog.pg_rewrite'::regclass::oid THEN (SELECT r.ev_class FROM pg_catalog.pg_rewrite AS r WHERE r.oid = d.objid)
+               WHEN 'pg_catalog.pg_attrdef'::regclass::oid THEN (SELECT a.adrelid FROM pg_catalog.pg_attrdef AS a WHERE a.oid = d.objid)
+               WHEN 'pg_catalog.pg_trigger'::regclass::oid THEN (SELECT g.tgrelid FROM pg_catalog.pg_trigger AS g WHERE g.oid = d.objid)
+               WHEN 'pg_catalog.pg_policy'::regclass::oid THEN (SELECT p.polrelid FROM pg_catalog.pg_policy AS p WHERE p.oid = d.objid)
+               WHEN 'pg_catalog.pg_constraint'::regclass::oid THEN (SELECT k.conrelid FROM pg_catalog.pg_constraint AS k WHERE k.oid = d.objid)
+           END AS from_rel
     FROM pg_catalog.pg_depend AS d
     JOIN targets AS t ON t.classid = d.refclassid AND t.objid = d.refobjid
     WHERE d.deptype IN ('n', 'a')
@@ -149,7 +157,19 @@ WITH svc AS (
 SELECT DISTINCT fn.nspname::text AS from_schema,
        pg_describe_object(deps.classid, deps.objid, deps.objsubid)::text AS from_object,
        tn.nspname::text AS to_schema,
-       pg_describe_object(deps.refclassid, deps.refobjid, deps.refobjsubid)::text AS to_object
+       pg_describe_object(deps.refclassid, deps.refobjid, deps.refobjsubid)::text AS to_object,
+       coalesce((SELECT pg_describe_object('pg_catalog.pg_class'::regclass::oid, deps.from_rel, 0)
+                 WHERE deps.from_rel IS NOT NULL AND deps.from_rel <> 0), '')::text AS from_relation,
+       (CASE deps.refclassid
+            WHEN 'pg_catalog.pg_class'::regclass::oid THEN 'relation'
+            WHEN 'pg_catalog.pg_type'::regclass::oid THEN 'type'
+            WHEN 'pg_catalog.pg_proc'::regclass::oid THEN 'routine'
+            ELSE 'other' END)::text AS to_kind,
+       coalesce((SELECT c.relname FROM pg_catalog.pg_class AS c
+                 WHERE deps.refclassid = 'pg_catalog.pg_class'::regclass::oid AND c.oid = deps.refobjid), '')::text AS to_table,
+       coalesce((SELECT a.attname FROM pg_catalog.pg_attribute AS a
+                 WHERE deps.refclassid = 'pg_catalog.pg_class'::regclass::oid AND a.attrelid = deps.refobjid
+                   AND a.attnum = deps.refobjsubid AND deps.refobjsubid > 0), '')::text AS to_column
 FROM deps
 JOIN pg_catalog.pg_namespace AS fn ON fn.oid = deps.from_nsp
 JOIN pg_catalog.pg_namespace AS tn ON tn.oid = deps.to_nsp
@@ -158,16 +178,23 @@ ORDER BY 1, 2, 3, 4
 `
 
 type AuditDependenciesRow struct {
-	FromSchema string
-	FromObject string
-	ToSchema   string
-	ToObject   string
+	FromSchema   string
+	FromObject   string
+	ToSchema     string
+	ToObject     string
+	FromRelation string
+	ToKind       string
+	ToTable      string
+	ToColumn     string
 }
 
 // Dependencies on objects of the named schemas from objects of any other
 // schema, other than foreign keys and the internal parts of objects: a view
 // over another schema's table, a column of another schema's type, a default
-// calling another schema's function.
+// calling another schema's function. to_kind is relation, type, routine or
+// other; to_table and to_column name a relation's column depended on;
+// from_relation is the relation (view, table) the dependant belongs to, ”
+// when none, so that findings can be grouped per object.
 func (q *Queries) AuditDependencies(ctx context.Context, schemas []string) ([]AuditDependenciesRow, error) {
 	rows, err := q.db.Query(ctx, auditDependencies, schemas)
 	if err != nil {
@@ -182,6 +209,10 @@ func (q *Queries) AuditDependencies(ctx context.Context, schemas []string) ([]Au
 			&i.FromObject,
 			&i.ToSchema,
 			&i.ToObject,
+			&i.FromRelation,
+			&i.ToKind,
+			&i.ToTable,
+			&i.ToColumn,
 		); err != nil {
 			return nil, err
 		}

@@ -127,6 +127,8 @@ type auditor struct {
 	tables map[string][]probeTable
 	// columnTypes maps "schema.table.column" of link targets to its type.
 	columnTypes map[string]string
+	// columnOrder lists the columns of those tables (and of read targets) in order.
+	columnOrder map[string][]string
 	foreignKeys []pgcatalog.AuditForeignKeysRow
 }
 
@@ -149,18 +151,24 @@ func (a *auditor) run(ctx context.Context) error {
 	a.bySchema, a.roleService = map[string]*manifest.Service{}, map[string]string{}
 	var roles, schemas []string
 	for _, s := range a.p.Services {
-		a.bySchema[s.Schema] = s
+		for _, schema := range s.Schemas {
+			a.bySchema[schema] = s
+		}
 		for _, r := range []string{a.p.OwnerRole(s.Name), a.p.AppRole(s.Name)} {
 			a.roleService[r] = s.Name
 			roles = append(roles, r)
 		}
-		schemas = append(schemas, s.Schema)
+		schemas = append(schemas, s.Schemas...)
 	}
 	a.snap, err = catalog.ReadCluster(ctx, conn)
 	if err != nil {
 		return err
 	}
-	if err := a.snap.ReadObjects(ctx, conn, catalog.Scope{Schemas: append([]string{"public"}, schemas...), Roles: roles}); err != nil {
+	scope := catalog.Scope{Schemas: append([]string{"public"}, schemas...), Roles: roles}
+	if len(a.p.Settings.Extensions) > 0 {
+		scope.Schemas = append(scope.Schemas, manifest.ExtensionsSchema)
+	}
+	if err := a.snap.ReadObjects(ctx, conn, scope); err != nil {
 		return err
 	}
 	if err := a.catalogChecks(ctx, conn, roles, schemas); err != nil {

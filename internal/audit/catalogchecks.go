@@ -23,6 +23,7 @@ func (a *auditor) catalogChecks(ctx context.Context, conn *pgx.Conn, roles, sche
 		a.add(Error, "guard", "", "%s", problem)
 	}
 	a.checkPublic()
+	a.checkExtensions()
 	if err := a.checkMemberships(ctx, q, roles); err != nil {
 		return err
 	}
@@ -77,12 +78,14 @@ func (a *auditor) checkRoles() {
 // checkSchemas: every service's schema exists and belongs to its owner.
 func (a *auditor) checkSchemas() {
 	for _, svc := range a.p.Services {
-		owner, ok := a.snap.Schemas[svc.Schema]
-		switch {
-		case !ok:
-			a.add(Error, "schema", svc.Name, "schema %s does not exist; run `splitschema provision`", svc.Schema)
-		case owner != a.p.OwnerRole(svc.Name):
-			a.add(Error, "schema", svc.Name, "schema %s is owned by %s, not %s", svc.Schema, owner, a.p.OwnerRole(svc.Name))
+		for _, schema := range svc.Schemas {
+			owner, ok := a.snap.Schemas[schema]
+			switch {
+			case !ok:
+				a.add(Error, "schema", svc.Name, "schema %s does not exist; run `splitschema provision`", schema)
+			case owner != a.p.OwnerRole(svc.Name):
+				a.add(Error, "schema", svc.Name, "schema %s is owned by %s, not %s", schema, owner, a.p.OwnerRole(svc.Name))
+			}
 		}
 	}
 }
@@ -125,12 +128,18 @@ func (a *auditor) checkMemberships(ctx context.Context, q *pgcatalog.Queries, ro
 }
 
 // checkPrivileges: no service role holds anything on another service's
-// objects but what a declared link grants (USAGE on the schema, REFERENCES on
-// the link's columns for the linking owner); no service role may create in
+// objects but what a declaration grants: a link (USAGE on the schema,
+// REFERENCES on the link's columns for the linking owner), a read (USAGE,
+// SELECT on the read's columns for the owner, and the app when declared), a
+// use of a shared service (USAGE on its schemas and types, EXECUTE on its
+// routines); no service role may create in
 // schema public, in another schema or in the database; an application role
 // holds its privileges on its own tables.
 func (a *auditor) checkPrivileges(ctx context.Context, q *pgcatalog.Queries, roles, schemas []string) error {
 	all := append([]string{"public", provision.ToolkitSchema}, schemas...)
+	if len(a.p.Settings.Extensions) > 0 {
+		all = append(all, manifest.ExtensionsSchema)
+	}
 	foreign := func(role, schema string) (*manifest.Service, bool) {
 		svc := a.bySchema[schema]
 		return svc, svc != nil && a.roleService[role] != svc.Name
@@ -148,19 +157,21 @@ func (a *auditor) checkPrivileges(ctx context.Context, q *pgcatalog.Queries, rol
 	}
 	for _, svc := range a.p.Services {
 		app := a.p.AppRole(svc.Name)
-		for _, rel := range a.snap.Relations[svc.Schema] {
-			if rel.RelKind == "S" {
-				continue
-			}
-			for _, priv := range []string{"SELECT", "INSERT", "UPDATE", "DELETE"} {
-				has := held[app+" "+svc.Schema+"."+rel.Name+" "+priv]
-				switch {
-				case rel.Name == provision.VersionTable && priv != "SELECT":
-					if has {
-						a.add(Warning, "privileges", svc.Name, "%s holds %s on %s.%s and could rewrite its migration history; run `splitschema provision`", app, priv, svc.Schema, rel.Name)
+		for _, schema := range svc.Schemas {
+			for _, rel := range a.snap.Relations[schema] {
+				if rel.RelKind == "S" {
+					continue
+				}
+				for _, priv := range []string{"SELECT", "INSERT", "UPDATE", "DELETE"} {
+					has := held[app+" "+schema+"."+rel.Name+" "+priv]
+					switch {
+					case rel.Name == provision.VersionTable && schema == svc.Schema && priv != "SELECT":
+						if has {
+							a.add(Warning, "privileges", svc.Name, "%s holds %s on %s.%s and could rewrite its migration history; run `splitschema provision`", app, priv, schema, rel.Name)
+						}
+					case !has:
+						a.add(Warning, "privileges", svc.Name, "%s lacks %s on its own table %s.%s; run `splitschema provision`", app, priv, schema, rel.Name)
 					}
-				case !has:
-					a.add(Warning, "privileges", svc.Name, "%s lacks %s on its own table %s.%s; run `splitschema provision`", app, priv, svc.Schema, rel.Name)
 				}
 			}
 		}
@@ -169,14 +180,18 @@ func (a *auditor) checkPrivileges(ctx context.Context, q *pgcatalog.Queries, rol
 	if err != nil {
 		return fmt.Errorf("audit column privileges: %w", err)
 	}
+	undeclared := newGrouped()
 	for _, r := range cols {
 		svc, ok := foreign(r.Role, r.SchemaName)
-		if !ok || r.Privilege == "REFERENCES" && a.linked(r.Role, svc, r.Name, r.ColumnName) {
+		if !ok || r.Privilege == "REFERENCES" && a.linked(r.Role, svc, r.SchemaName, r.Name, r.ColumnName) ||
+			r.Privilege == "SELECT" && a.readable(r.Role, svc, r.SchemaName, r.Name, r.ColumnName) {
 			continue
 		}
-		a.add(Error, "privileges", svc.Name, "%s holds %s on column %s.%s.%s, which belongs to service %s and no link declares",
-			r.Role, r.Privilege, r.SchemaName, r.Name, r.ColumnName, svc.Name)
+		undeclared.add(svc.Name, r.Role+" holds "+r.Privilege+" on columns of "+r.SchemaName+"."+r.Name, r.ColumnName)
 	}
+	undeclared.each(func(svc, what string, cols []string) {
+		a.add(Error, "privileges", svc, "%s (%s), which belongs to service %s and no link or read declares", what, strings.Join(cols, ", "), svc)
+	})
 	seqs, err := q.AuditSequencePrivileges(ctx, pgcatalog.AuditSequencePrivilegesParams{Roles: roles, Schemas: schemas})
 	if err != nil {
 		return fmt.Errorf("audit sequence privileges: %w", err)
@@ -200,8 +215,8 @@ func (a *auditor) checkPrivileges(ctx context.Context, q *pgcatalog.Queries, rol
 			a.add(Error, "create", svc.Name, "%s may create objects in schema %s, which belongs to service %s", r.Role, r.SchemaName, svc.Name)
 		case r.Privilege == "CREATE" && r.Role == a.p.AppRole(own):
 			a.add(Error, "create", own, "application role %s may create objects in its schema %s: it is to run DML only", r.Role, r.SchemaName)
-		case r.Privilege == "USAGE" && svc != nil && svc.Name != own && !a.linksTo(r.Role, svc):
-			a.add(Error, "privileges", svc.Name, "%s holds USAGE on schema %s, which belongs to service %s and no link declares", r.Role, r.SchemaName, svc.Name)
+		case r.Privilege == "USAGE" && svc != nil && svc.Name != own && !a.linksTo(r.Role, svc) && !a.reads(r.Role, r.SchemaName) && !a.uses(r.Role, svc):
+			a.add(Error, "privileges", svc.Name, "%s holds USAGE on schema %s, which belongs to service %s and no link, read or use declares", r.Role, r.SchemaName, svc.Name)
 		}
 	}
 	fns, err := q.AuditRoutinePrivileges(ctx, pgcatalog.AuditRoutinePrivilegesParams{Roles: roles, Schemas: schemas})
@@ -209,7 +224,7 @@ func (a *auditor) checkPrivileges(ctx context.Context, q *pgcatalog.Queries, rol
 		return fmt.Errorf("audit routine privileges: %w", err)
 	}
 	for _, r := range fns {
-		if svc, ok := foreign(r.Role, r.SchemaName); ok {
+		if svc, ok := foreign(r.Role, r.SchemaName); ok && !a.uses(r.Role, svc) {
 			a.add(Error, "privileges", svc.Name, "%s may execute %s, which belongs to service %s", r.Role, r.Name, svc.Name)
 		}
 	}
@@ -218,7 +233,7 @@ func (a *auditor) checkPrivileges(ctx context.Context, q *pgcatalog.Queries, rol
 		return fmt.Errorf("audit type privileges: %w", err)
 	}
 	for _, r := range types {
-		if svc, ok := foreign(r.Role, r.SchemaName); ok {
+		if svc, ok := foreign(r.Role, r.SchemaName); ok && !a.uses(r.Role, svc) {
 			a.add(Error, "privileges", svc.Name, "%s may use type %s.%s, which belongs to service %s", r.Role, r.SchemaName, r.Name, svc.Name)
 		}
 	}
@@ -237,23 +252,25 @@ func (a *auditor) checkPrivileges(ctx context.Context, q *pgcatalog.Queries, rol
 	return nil
 }
 
-// linksTo reports whether role is the owner of a service that links to svc.
+// linksTo reports whether role is the owner of a service that links to or
+// reads from svc.
 func (a *auditor) linksTo(role string, svc *manifest.Service) bool {
 	from := a.p.Service(a.roleService[role])
 	if from == nil || a.p.OwnerRole(from.Name) != role {
 		return false
 	}
-	return slices.Contains(from.DependsOn(), svc.Name)
+	return slices.ContainsFunc(from.Links, func(l manifest.Link) bool { return l.Service == svc.Name }) ||
+		slices.ContainsFunc(from.Reads, func(r manifest.Read) bool { return r.Service == svc.Name })
 }
 
 // linked reports whether role is the owner of a service that declares a
 // link to svc's table and column.
-func (a *auditor) linked(role string, svc *manifest.Service, table, column string) bool {
+func (a *auditor) linked(role string, svc *manifest.Service, schema, table, column string) bool {
 	if !a.linksTo(role, svc) {
 		return false
 	}
 	for _, l := range a.p.Service(a.roleService[role]).Links {
-		if l.Service == svc.Name && l.Table == table && slices.Contains(l.Columns, column) {
+		if l.Service == svc.Name && l.Schema == schema && l.Table == table && slices.Contains(l.Columns, column) {
 			return true
 		}
 	}
@@ -273,14 +290,14 @@ func (a *auditor) checkForeignKeys(ctx context.Context, q *pgcatalog.Queries) er
 	used := map[string]bool{}
 	for _, k := range a.foreignKeys {
 		from, to := a.bySchema[k.FromSchema], a.bySchema[k.ToSchema]
-		if from == nil && to == nil {
+		if from == nil && to == nil || from != nil && from == to {
 			continue
 		}
 		desc := fmt.Sprintf("foreign key %s of %s.%s references %s.%s(%s)", k.Name, k.FromSchema, k.FromTable, k.ToSchema, k.ToTable, strings.Join(k.ToColumns, ", "))
 		var link *manifest.Link
 		if from != nil && to != nil {
 			for i, l := range from.Links {
-				if l.Service == to.Name && l.Table == k.ToTable && subset(k.ToColumns, l.Columns) {
+				if l.Service == to.Name && l.Schema == k.ToSchema && l.Table == k.ToTable && subset(k.ToColumns, l.Columns) {
 					link = &from.Links[i]
 				}
 			}
@@ -310,12 +327,11 @@ func (a *auditor) checkForeignKeys(ctx context.Context, q *pgcatalog.Queries) er
 			if used[svc.Name+" "+l.String()] {
 				continue
 			}
-			to := a.p.Service(l.Service)
-			exists := slices.ContainsFunc(a.snap.Relations[to.Schema], func(r catalog.Relation) bool { return r.Name == l.Table })
+			exists := slices.ContainsFunc(a.snap.Relations[l.Schema], func(r catalog.Relation) bool { return r.Name == l.Table })
 			if exists {
 				a.add(Warning, "links", svc.Name, "link %s is declared but no foreign key uses it", l)
 			} else {
-				a.add(Warning, "links", svc.Name, "link %s is declared but no foreign key uses it (table %s.%s does not exist yet)", l, to.Schema, l.Table)
+				a.add(Warning, "links", svc.Name, "link %s is declared but no foreign key uses it (table %s does not exist yet)", l, l.Qualified())
 			}
 		}
 	}
@@ -354,22 +370,58 @@ func subset(xs, of []string) bool {
 }
 
 // checkDependencies: no object depends on another service's object but
-// through a declared foreign key (a view over its table, a column of its
-// row type, a default calling its function): such a dependency couples the
-// services outside the manifest, and blocks the other's migrations.
+// through a declaration: a foreign key of a link, a view over columns a read
+// declares, a column or function using a shared service's type or routine.
+// Any other dependency (a view over an undeclared table, a column of another
+// service's row type, a default calling its function) couples the services
+// outside the manifest, and blocks the other's migrations. Findings are
+// grouped per depending object and service depended on.
 func (a *auditor) checkDependencies(ctx context.Context, q *pgcatalog.Queries, schemas []string) error {
 	deps, err := q.AuditDependencies(ctx, schemas)
 	if err != nil {
 		return fmt.Errorf("audit dependencies: %w", err)
 	}
+	undeclared := newGrouped()
 	for _, d := range deps {
 		to := a.bySchema[d.ToSchema]
 		if to == nil {
 			continue // depending on an extension, or on schema public, is no coupling between services
 		}
-		a.add(Error, "dependencies", to.Name, "%s depends on %s, which belongs to service %s: a dependency no link declares", d.FromObject, d.ToObject, to.Name)
+		from := a.bySchema[d.FromSchema]
+		if from == to || from != nil && a.declaresDependency(from, to, d) {
+			continue
+		}
+		who := d.FromRelation
+		if who == "" {
+			who = d.FromObject
+		}
+		what := d.ToObject
+		if d.ToColumn != "" {
+			what = d.ToSchema + "." + d.ToTable
+		}
+		undeclared.addOne(to.Name, who+" depends on "+what, d.ToColumn, d.FromObject+" depends on "+d.ToObject)
 	}
+	undeclared.each(func(svc, what string, cols []string) {
+		if cols = slices.DeleteFunc(cols, func(c string) bool { return c == "" }); len(cols) > 0 {
+			what += " (" + strings.Join(cols, ", ") + ")"
+		}
+		a.add(Error, "dependencies", svc, "%s, which belongs to service %s: a dependency no link, read or use declares", what, svc)
+	})
 	return nil
+}
+
+// declaresDependency reports whether from declares the dependency d on to:
+// a read of the column, or the use of a shared service.
+func (a *auditor) declaresDependency(from, to *manifest.Service, d pgcatalog.AuditDependenciesRow) bool {
+	if to.IsShared() && slices.Contains(from.Uses, to.Name) {
+		return true
+	}
+	if d.ToKind != "relation" || d.ToColumn == "" {
+		return false
+	}
+	return slices.ContainsFunc(from.Reads, func(r manifest.Read) bool {
+		return r.Service == to.Name && r.Schema == d.ToSchema && r.Table == d.ToTable && slices.Contains(r.Columns, d.ToColumn)
+	})
 }
 
 // checkOwners: the objects of a service's schema belong to its owner role,

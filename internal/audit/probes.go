@@ -35,14 +35,18 @@ func (a *auditor) readProbeTables(ctx context.Context, conn *pgx.Conn, schemas [
 		for _, l := range svc.Links {
 			tables = append(tables, l.Table)
 		}
+		for _, r := range svc.Reads {
+			tables = append(tables, r.Table)
+		}
 	}
 	types, err := q.AuditLinkColumnTypes(ctx, pgcatalog.AuditLinkColumnTypesParams{Schemas: schemas, Tables: tables})
 	if err != nil {
 		return fmt.Errorf("audit: link column types: %w", err)
 	}
-	a.columnTypes = map[string]string{}
+	a.columnTypes, a.columnOrder = map[string]string{}, map[string][]string{}
 	for _, t := range types {
 		a.columnTypes[t.SchemaName+"."+t.TableName+"."+t.ColumnName] = t.Type
+		a.columnOrder[t.SchemaName+"."+t.TableName] = append(a.columnOrder[t.SchemaName+"."+t.TableName], t.ColumnName)
 	}
 	return nil
 }
@@ -71,7 +75,7 @@ func (a *auditor) probeApp(ctx context.Context, admin *pgx.Conn, svc *manifest.S
 			continue
 		}
 		for _, t := range a.tables[b.Name] {
-			if err := p.tableProbes(t, b); err != nil {
+			if err := p.tableProbes(t, b, a.readOf(svc, t, true)); err != nil {
 				return err
 			}
 		}
@@ -115,10 +119,12 @@ func (a *auditor) probeApp(ctx context.Context, admin *pgx.Conn, svc *manifest.S
 
 // tableProbes tries to read and write table t of service b; none of the
 // writes matches a row.
-func (p *prober) tableProbes(t probeTable, b *manifest.Service) error {
+func (p *prober) tableProbes(t probeTable, b *manifest.Service, read *readProbe) error {
 	table := qi(t.schema, t.name)
+	if err := p.readProbes(t, b, read); err != nil {
+		return err
+	}
 	probes := []struct{ check, what, stmt string }{
-		{"read", "read " + t.String(), "SELECT 1 FROM " + table + " LIMIT 1"},
 		{"write", "delete from " + t.String(), "DELETE FROM " + table + " WHERE false"},
 		{"write", "truncate " + t.String(), "TRUNCATE " + table},
 	}
@@ -184,8 +190,10 @@ func (a *auditor) probeOwner(ctx context.Context, admin *pgx.Conn, svc *manifest
 		}
 		for _, t := range a.tables[b.Name] {
 			table := qi(t.schema, t.name)
+			if err := p.readProbes(t, b, a.readOf(svc, t, false)); err != nil {
+				return err
+			}
 			for _, x := range []struct{ check, what, stmt string }{
-				{"read", "read " + t.String(), "SELECT 1 FROM " + table + " LIMIT 1"},
 				{"write", "delete from " + t.String(), "DELETE FROM " + table + " WHERE false"},
 				{"ddl", "alter " + t.String(), "ALTER TABLE " + table + " ADD COLUMN " + qi(probeName) + " integer"},
 				{"ddl", "drop " + t.String(), "DROP TABLE " + table},
@@ -244,14 +252,14 @@ func (a *auditor) probeCascades(p *prober, svc *manifest.Service) error {
 func (a *auditor) probeLinks(p *prober, svc *manifest.Service) error {
 	for _, l := range svc.Links {
 		to := a.p.Service(l.Service)
-		if !slices.ContainsFunc(a.tables[to.Name], func(t probeTable) bool { return t.name == l.Table }) {
+		if !slices.ContainsFunc(a.tables[to.Name], func(t probeTable) bool { return t.schema == l.Schema && t.name == l.Table }) {
 			continue // reported as a link without foreign key, if at all
 		}
 		var cols, refs []string
 		for i, c := range l.Columns {
-			typ, ok := a.columnTypes[to.Schema+"."+l.Table+"."+c]
+			typ, ok := a.columnTypes[l.Qualified()+"."+c]
 			if !ok {
-				a.add(Error, "link", svc.Name, "link %s: table %s.%s has no column %s", l, to.Schema, l.Table, c)
+				a.add(Error, "link", svc.Name, "link %s: table %s has no column %s", l, l.Qualified(), c)
 				return nil
 			}
 			// typ comes from format_type(), which quotes what needs it.
@@ -263,10 +271,58 @@ func (a *auditor) probeLinks(p *prober, svc *manifest.Service) error {
 			quoted[i] = qi(c)
 		}
 		stmt := fmt.Sprintf("CREATE TABLE %s (%s, FOREIGN KEY (%s) REFERENCES %s (%s))", qi(svc.Schema, probeName),
-			strings.Join(cols, ", "), strings.Join(refs, ", "), qi(to.Schema, l.Table), strings.Join(quoted, ", "))
+			strings.Join(cols, ", "), strings.Join(refs, ", "), qi(l.Schema, l.Table), strings.Join(quoted, ", "))
 		if err := p.allow("link", "create the foreign key its link "+l.String()+" declares", stmt); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// readProbe is what a declared read lets a role select from one table: the
+// declared columns, and the first column it does not declare ("" when it
+// declares them all).
+type readProbe struct {
+	read       manifest.Read
+	undeclared string
+}
+
+// readOf returns the read of t that svc declares and that applies to its
+// application role (app) or its owner, or nil.
+func (a *auditor) readOf(svc *manifest.Service, t probeTable, app bool) *readProbe {
+	for _, r := range svc.Reads {
+		if r.Schema != t.schema || r.Table != t.name || app && !r.App {
+			continue
+		}
+		rp := &readProbe{read: r}
+		for _, c := range a.columnOrder[t.schema+"."+t.name] {
+			if !slices.Contains(r.Columns, c) {
+				rp.undeclared = c
+				break
+			}
+		}
+		return rp
+	}
+	return nil
+}
+
+// readProbes tries to read t: without a read, any SELECT must fail; with
+// one, the declared columns must be readable and the others not.
+func (p *prober) readProbes(t probeTable, b *manifest.Service, read *readProbe) error {
+	table := qi(t.schema, t.name)
+	if read == nil {
+		return p.deny("read", "read "+t.String()+", a table of service "+b.Name, "SELECT 1 FROM "+table+" LIMIT 1")
+	}
+	cols := make([]string, len(read.read.Columns))
+	for i, c := range read.read.Columns {
+		cols[i] = qi(c)
+	}
+	if err := p.allow("read", "read "+read.read.String()+", which it declares", "SELECT "+strings.Join(cols, ", ")+" FROM "+table+" LIMIT 1"); err != nil {
+		return err
+	}
+	if read.undeclared == "" {
+		return nil
+	}
+	return p.deny("read", "read column "+read.undeclared+" of "+t.String()+", which its read "+read.read.String()+" leaves out",
+		"SELECT "+qi(read.undeclared)+" FROM "+table+" LIMIT 1")
 }

@@ -108,12 +108,19 @@ func Connect(tb testing.TB, srv *target.Server) *pgx.Conn {
 // (provision.GrantLinks). It stands in for internal/migrate.
 func Migrate(tb testing.TB, p *manifest.Project, srv *target.Server) {
 	tb.Helper()
+	MigrateFrom(tb, p, srv, filepath.Join(RepoRoot(tb), "migrations"))
+}
+
+// MigrateFrom is Migrate with the migrations of the folder dir, each
+// service's run with its search_path (manifest.Project.SearchPath).
+func MigrateFrom(tb testing.TB, p *manifest.Project, srv *target.Server, dir string) {
+	tb.Helper()
 	ctx := Context(tb)
 	conn := Connect(tb, srv)
 	for _, svc := range p.OrderedServices() {
-		files, _ := filepath.Glob(filepath.Join(RepoRoot(tb), "migrations", svc.Name, "*.sql"))
+		files, _ := filepath.Glob(filepath.Join(dir, svc.Name, "*.sql"))
 		sort.Strings(files)
-		if _, err := conn.Exec(ctx, "SET ROLE "+pgx.Identifier{p.OwnerRole(svc.Name)}.Sanitize()); err != nil {
+		if _, err := conn.Exec(ctx, "SET ROLE "+pgx.Identifier{p.OwnerRole(svc.Name)}.Sanitize()+"; SET search_path = "+provision.SearchPathSetting(p.SearchPath(svc))); err != nil {
 			tb.Fatal(err)
 		}
 		for _, f := range files {
@@ -126,7 +133,7 @@ func Migrate(tb testing.TB, p *manifest.Project, srv *target.Server) {
 				tb.Fatalf("migrate %s: %v", f, err)
 			}
 		}
-		if _, err := conn.Exec(ctx, "RESET ROLE"); err != nil {
+		if _, err := conn.Exec(ctx, "RESET ROLE; RESET search_path"); err != nil {
 			tb.Fatal(err)
 		}
 		if err := provision.GrantLinks(ctx, conn, p, svc.Name); err != nil {
@@ -143,5 +150,34 @@ func Provisioned(tb testing.TB, prefix string) (*manifest.Project, *target.Serve
 		tb.Fatalf("provision: %v", err)
 	}
 	Migrate(tb, p, srv)
+	return p, srv
+}
+
+// Realshop copies examples/realshop (extensions, a shared library, reads, a
+// soft link, two schemas in a service) into a new project folder whose
+// roles carry prefix, and loads it.
+func Realshop(tb testing.TB, prefix string) *manifest.Project {
+	tb.Helper()
+	dir := tb.TempDir()
+	src := filepath.Join(RepoRoot(tb), "examples", "realshop")
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		tb.Fatal(err)
+	}
+	conf, err := os.ReadFile(filepath.Join(dir, manifest.SettingsFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	Write(tb, filepath.Join(dir, manifest.SettingsFile), strings.TrimRight(string(conf), "\n")+"\nnaming:\n  prefix: "+prefix+"\n")
+	return Load(tb, dir)
+}
+
+// RealshopProvisioned is Realshop, provisioned and migrated on a database of its own.
+func RealshopProvisioned(tb testing.TB, prefix string) (*manifest.Project, *target.Server) {
+	tb.Helper()
+	p, srv := Realshop(tb, prefix), Server(tb)
+	if _, err := provision.ApplyWith(Context(tb), p, srv, nil, provision.Options{DeferLinks: true}); err != nil {
+		tb.Fatalf("provision: %v", err)
+	}
+	MigrateFrom(tb, p, srv, p.Path("migrations"))
 	return p, srv
 }
