@@ -50,11 +50,9 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 	r := &Report{dir: p.Dir}
 	staticChecks(p, r)
 	r.Checked = append(r.Checked, "migration SQL")
-	r.staticErrors = map[string]bool{}
 	blocking := false
 	for _, f := range r.Findings {
 		if f.Severity == Error {
-			r.staticErrors[f.File] = true
 			blocking = blocking || f.Check == CheckParse || f.Check == CheckRole
 		}
 	}

@@ -104,6 +104,15 @@ func TestLintFixtures(t *testing.T) {
 	}{
 		{"undeclared_link", false, []want{{Error, CheckUndeclaredLink, "migrations/orders/00003_line_sku.sql", 3,
 			[]string{"orders references catalog.product(sku) without a declared link", `add "catalog.product(sku)" to links in schemas/orders.yaml`}}}, 1},
+		// A scratch failure in another statement of a file with a static
+		// finding is another mistake: it is reported, not hidden.
+		{"hidden_failure", false, []want{
+			{Error, CheckApply, "migrations/orders/00003_sku.sql", 2, []string{"permission denied to create extension"}},
+			{Error, CheckUndeclaredLink, "migrations/orders/00003_sku.sql", 3, []string{`add "catalog.product(sku)" to links`}},
+		}, 2},
+		// A link that would close a cycle is not what the hint suggests.
+		{"undeclared_link_cycle", false, []want{{Error, CheckUndeclaredLink, "migrations/customers/00003_last_order.sql", 2,
+			[]string{"would close the cycle customers -> orders -> customers", "soft_links", "schemas/customers.yaml"}}}, -1},
 		{"undeclared_link_pk", false, []want{{Error, CheckUndeclaredLink, "migrations/payments/00003_payer.sql", 3,
 			[]string{`add "customers.customer(id)" to links in schemas/payments.yaml`}}}, 1},
 		{"drops_linked_column", false, []want{

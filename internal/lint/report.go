@@ -61,9 +61,27 @@ type Report struct {
 
 	// dir is the project folder as given, for file paths in annotations.
 	dir string
-	// staticErrors holds the files the static checks found errors in: a
-	// migration failing there on the scratch database is the same mistake.
-	staticErrors map[string]bool
+	// staticSpans are the statements the static checks found errors in: a
+	// migration failing in one of them on the scratch database is the same
+	// mistake; failing elsewhere in the file, another one.
+	staticSpans []span
+}
+
+// span is the lines of one statement of a migration file.
+type span struct {
+	file        string
+	first, last int
+}
+
+// staticError reports whether the static checks found an error in the
+// statement of file that holds line.
+func (r *Report) staticError(file string, line int) bool {
+	for _, s := range r.staticSpans {
+		if s.file == file && line >= s.first && line <= s.last {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Report) add(f Finding) {

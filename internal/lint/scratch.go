@@ -191,9 +191,9 @@ func (s *scratch) unprefix(msg string) string {
 	return strings.ReplaceAll(msg, s.prefix, "")
 }
 
-// addMigrationError turns a failed migration into a finding. A failure to
-// apply a file the static checks found an error in is not repeated: the
-// migration stops at its first error, most likely that one.
+// addMigrationError turns a failed migration into a finding. A failure in a
+// statement the static checks found an error in is not repeated; a failure
+// elsewhere in the same file is another mistake, and is reported.
 func (r *Report) addMigrationError(s *scratch, check string, e *migrate.Error) {
 	f := Finding{Severity: Error, Check: check, Service: e.Service, File: e.File, Line: e.Line, Hint: s.unprefix(e.Hint)}
 	msg := e.Message
@@ -223,7 +223,7 @@ func (r *Report) addMigrationError(s *scratch, check string, e *migrate.Error) {
 	case strings.Contains(e.Message, "splitschema guard:") || e.Code == pgsql.DependentObjectsStillExist && check == CheckApply:
 		f.Check = CheckBreaks
 	}
-	if f.File != "" && check == CheckApply && r.staticErrors[f.File] {
+	if f.File != "" && check == CheckApply && r.staticError(f.File, f.Line) {
 		return
 	}
 	r.add(f)

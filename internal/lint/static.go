@@ -116,13 +116,16 @@ type serviceScan struct {
 }
 
 func (ss *serviceScan) finding(sev Severity, check string, st migrate.Statement, off int, msg, hint string) {
+	if sev == Error {
+		ss.r.staticSpans = append(ss.r.staticSpans, span{file: ss.file.Path, first: st.Line, last: st.Line + strings.Count(st.SQL, "\n")})
+	}
 	ss.r.add(Finding{
 		Severity: sev, Check: check, Service: ss.svc.Name, File: ss.file.Path,
 		Line: st.Line + sqlscan.LineOf(st.SQL, off), Message: msg, Hint: hint,
 	})
 }
 
-// own returns the table name when n is in the service's schema.
+// own returns the table name when n is in the service's primary schema.
 func (ss *serviceScan) own(n sqlscan.Name) (string, bool) {
 	if n.Schema != "" && n.Schema != ss.svc.Schema {
 		return "", false
@@ -152,10 +155,10 @@ func (ss *serviceScan) statement(st migrate.Statement) {
 	for _, m := range migrate.UndeclaredLinks(ss.p, ss.svc.Name, st.SQL, pk) {
 		ss.finding(Error, CheckUndeclaredLink, st, m.Offset,
 			fmt.Sprintf("%s references %s without a declared link; the foreign key fails with permission denied", ss.svc.Name, m.Link),
-			fmt.Sprintf("add %q to links in %s", m.Link.String(), ss.svc.File))
+			m.Hint(ss.svc.File))
 	}
 	for _, ref := range sqlscan.References(toks) {
-		if ref.Table.Schema == "" || ref.Table.Schema == ss.svc.Schema {
+		if ref.Table.Schema == "" || ss.svc.OwnsSchema(ref.Table.Schema) {
 			continue
 		}
 		for _, a := range fkActions(toks, ref.Pos) {
@@ -196,6 +199,20 @@ func (ss *serviceScan) create(st migrate.Statement, toks []sqlscan.Token) {
 	if n, ok := sqlscan.CreatedTable(toks); ok {
 		if table, ok := ss.own(n); ok {
 			ss.created[table] = true
+		}
+		return
+	}
+	// A materialized view made in this file is as new as a table: nobody
+	// writes to it while its indexes build.
+	if len(toks) > 3 && toks[1].Is("materialized") && toks[2].Is("view") {
+		i := 3
+		if i+2 < len(toks) && toks[i].Is("if") && toks[i+1].Is("not") && toks[i+2].Is("exists") {
+			i += 3
+		}
+		if n, _, ok := sqlscan.ReadName(toks, i); ok {
+			if table, ok := ss.own(n); ok {
+				ss.created[table] = true
+			}
 		}
 		return
 	}

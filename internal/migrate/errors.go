@@ -197,12 +197,12 @@ func hintFor(p *manifest.Project, service, stmt string, pgErr *pgconn.PgError, l
 				other, service, other, other, file)
 		}
 		if links := UndeclaredLinks(p, service, stmt, pk); len(links) > 0 {
-			quoted := make([]string, len(links))
+			hints := make([]string, len(links))
 			for i, l := range links {
-				quoted[i] = fmt.Sprintf("%q", l.Link.String())
+				hints[i] = l.Hint(svc.File)
 			}
-			return fmt.Sprintf("%s references another service's table without a declared link: add %s to links in %s, then run `splitschema apply`",
-				service, strings.Join(quoted, " and "), svc.File)
+			return fmt.Sprintf("%s references another service's table without a declared link: %s, then run `splitschema apply`",
+				service, strings.Join(hints, "; "))
 		}
 		for _, other := range p.Services {
 			if other.Name != service && mentionsSchema(pgErr.Message, other.Schema) {
@@ -246,6 +246,20 @@ type MissingLink struct {
 	Link manifest.Link
 	// Offset is the byte offset of the REFERENCES keyword in the statement.
 	Offset int
+	// Cycle is the cycle of services the link would close (the declaring
+	// service first), nil when it closes none: then it can only be a soft
+	// link, and the foreign key must go.
+	Cycle []string
+}
+
+// Hint says how to declare the link in file, the service's file: as a link,
+// or, when a link would close a cycle, as a soft link without the foreign key.
+func (m MissingLink) Hint(file string) string {
+	if m.Cycle == nil {
+		return fmt.Sprintf("add %q to links in %s", m.Link.String(), file)
+	}
+	return fmt.Sprintf("a link to %s would close the cycle %s -> %s, which enforced links may not form: drop the REFERENCES clause and declare the reference as a soft link in %s (soft_links: [\"table(column) -> %s\"]), which verify checks like a link",
+		m.Link, strings.Join(m.Cycle, " -> "), m.Cycle[0], file, m.Link)
 }
 
 // UndeclaredLinks returns the links statement stmt of service's migrations
@@ -268,25 +282,28 @@ func UndeclaredLinks(p *manifest.Project, service, stmt string, pk func(schema, 
 		if len(cols) == 0 && pk != nil {
 			cols = pk(target.Schema, ref.Table.Name)
 		}
-		if linkCovers(svc, target.Name, ref.Table.Name, cols) {
+		if linkCovers(svc, target.Name, ref.Table.Schema, ref.Table.Name, cols) {
 			continue
 		}
-		l := manifest.Link{Service: target.Name, Table: ref.Table.Name, Columns: cols}
+		l := manifest.Link{Service: target.Name, Schema: ref.Table.Schema, Table: ref.Table.Name, Columns: cols}
+		if ref.Table.Schema != target.Schema {
+			l.Ref = ref.Table.Schema
+		}
 		if len(cols) == 0 {
 			l.Columns = []string{"<its primary key columns>"}
 		}
 		if !slices.ContainsFunc(out, func(o MissingLink) bool { return o.Link.String() == l.String() }) {
-			out = append(out, MissingLink{Link: l, Offset: ref.Pos})
+			out = append(out, MissingLink{Link: l, Offset: ref.Pos, Cycle: p.WouldCycle(service, target.Name)})
 		}
 	}
 	return out
 }
 
-// linkCovers reports whether a link of svc to service.table holds every
-// column in cols (with no columns known, any link to the table counts).
-func linkCovers(svc *manifest.Service, service, table string, cols []string) bool {
+// linkCovers reports whether a link of svc to service's schema.table holds
+// every column in cols (with no columns known, any link to the table counts).
+func linkCovers(svc *manifest.Service, service, schema, table string, cols []string) bool {
 	return slices.ContainsFunc(svc.Links, func(l manifest.Link) bool {
-		return l.Service == service && l.Table == table &&
+		return l.Service == service && l.Schema == schema && l.Table == table &&
 			!slices.ContainsFunc(cols, func(c string) bool { return !slices.Contains(l.Columns, c) })
 	})
 }
