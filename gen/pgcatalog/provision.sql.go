@@ -476,6 +476,20 @@ func (q *Queries) Memberships(ctx context.Context, names []string) ([]Membership
 	return items, nil
 }
 
+const refreshFunctionSource = `-- name: RefreshFunctionSource :one
+SELECT coalesce((SELECT p.prosrc FROM pg_catalog.pg_proc AS p
+                 WHERE p.oid = to_regprocedure('splitschema.refresh_materialized_view(regclass, boolean)')), '')::text AS source
+`
+
+// The body of splitschema.refresh_materialized_view(regclass, boolean), ”
+// when it is missing.
+func (q *Queries) RefreshFunctionSource(ctx context.Context) (string, error) {
+	row := q.db.QueryRow(ctx, refreshFunctionSource)
+	var source string
+	err := row.Scan(&source)
+	return source, err
+}
+
 const relationPrivileges = `-- name: RelationPrivileges :many
 SELECT n.nspname::text AS schema_name,
        c.relname::text AS name,

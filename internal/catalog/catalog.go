@@ -137,6 +137,9 @@ type Toolkit struct {
 	HasTable    bool
 	// GuardSource is the body of splitschema.guard(), "" when missing.
 	GuardSource string
+	// RefreshSource is the body of splitschema.refresh_materialized_view,
+	// "" when missing.
+	RefreshSource string
 	// Triggers are the event triggers named splitschema_*, by name.
 	Triggers map[string]EventTrigger
 }

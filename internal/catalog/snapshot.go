@@ -125,6 +125,9 @@ func ReadCluster(ctx context.Context, db pgcatalog.DBTX) (*Snapshot, error) {
 		HasSchema: tk.HasSchema, SchemaOwner: tk.SchemaOwner, HasTable: tk.HasTable,
 		GuardSource: tk.GuardSource, Triggers: map[string]EventTrigger{},
 	}
+	if s.Toolkit.RefreshSource, err = q.RefreshFunctionSource(ctx); err != nil {
+		return nil, fmt.Errorf("read the refresh function: %w", err)
+	}
 	triggers, err := q.GuardTriggers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the guard's event triggers: %w", err)

@@ -84,6 +84,7 @@ func (pl *planner) run() {
 	pl.planDefaults()
 	pl.planExtensions()
 	pl.planToolkit()
+	pl.planRefresh()
 	pl.planUndeclared()
 	pl.checkAdmin()
 	pl.cs.sortChanges()

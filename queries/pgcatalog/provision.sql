@@ -252,3 +252,9 @@ SELECT e.extname::text AS name, n.nspname::text AS schema_name
 FROM pg_catalog.pg_extension AS e
 JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
 ORDER BY e.extname;
+
+-- name: RefreshFunctionSource :one
+-- The body of splitschema.refresh_materialized_view(regclass, boolean), ''
+-- when it is missing.
+SELECT coalesce((SELECT p.prosrc FROM pg_catalog.pg_proc AS p
+                 WHERE p.oid = to_regprocedure('splitschema.refresh_materialized_view(regclass, boolean)')), '')::text AS source;
