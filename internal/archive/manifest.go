@@ -56,6 +56,9 @@ type Manifest struct {
 	// a service's schema, inside a schema too (format 2 on; format 1
 	// recorded only those between two schemas).
 	ForeignKeys []ForeignKey `json:"foreign_keys"`
+	// SoftLinks are the soft links the project declared: references no
+	// foreign key enforces, whose broken rows verify counts like a link's.
+	SoftLinks []SoftLink `json:"soft_links,omitempty"`
 	// Roles names the roles saved in roles.json.
 	Roles []string `json:"roles"`
 	// RolePasswords tells whether roles.json holds the roles' password
@@ -134,6 +137,15 @@ type Link struct {
 	// ForeignKeys names, as schema.table.constraint, the foreign keys from
 	// the From service's schema to these columns.
 	ForeignKeys []string `json:"foreign_keys"`
+}
+
+// SoftLink is a declared soft link: From's columns reference To's.
+type SoftLink struct {
+	// Service is the service that declares it, Declared the declaration.
+	Service  string   `json:"service"`
+	Declared string   `json:"declared"`
+	From     TableRef `json:"from"`
+	To       TableRef `json:"to"`
 }
 
 // ForeignKey is one foreign key between two schemas.

@@ -453,6 +453,7 @@ func (b *run) readSnapshot(ctx context.Context) error {
 		return err
 	}
 	m.Links = declaredLinks(b.p, m.ForeignKeys)
+	m.SoftLinks = declaredSoftLinks(b.p)
 
 	g, err := readGlobals(ctx, b.conn, ServiceRoles(b.p), b.o.WithRolePasswords)
 	if err != nil {
@@ -490,6 +491,19 @@ func declaredLinks(p *manifest.Project, fks []archive.ForeignKey) []archive.Link
 			}
 		}
 		out = append(out, l)
+	}
+	return out
+}
+
+// declaredSoftLinks lists the project's soft links, for verify to check.
+func declaredSoftLinks(p *manifest.Project) []archive.SoftLink {
+	var out []archive.SoftLink
+	for _, svc := range p.Services {
+		for _, s := range svc.SoftLinks {
+			out = append(out, archive.SoftLink{Service: svc.Name, Declared: s.String(),
+				From: archive.TableRef{Schema: s.FromSchema, Table: s.FromTable, Columns: s.FromColumns},
+				To:   archive.TableRef{Schema: s.To.Schema, Table: s.To.Table, Columns: s.To.Columns}})
+		}
 	}
 	return out
 }

@@ -136,7 +136,9 @@ func (r *Result) Human() string {
 	return b.String()
 }
 
-// Run compares srv's Database with backup m.
+// Run compares srv's Database with backup m. The declared soft links are
+// checked like foreign keys: their broken rows are counted, and any is a
+// mismatch.
 func Run(ctx context.Context, srv *target.Server, m *archive.Manifest, o Options) (*Result, error) {
 	if o.Audit == nil && !o.NoAudit {
 		return nil, errors.New("verify: no isolation audit given")
@@ -383,6 +385,41 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 		if left == 0 {
 			c.mismatch("declared link %s -> %s.%s(%s) is not enforced: its foreign key %s is gone", dl.From, dl.Service, dl.Table, strings.Join(dl.Columns, ", "), strings.Join(dl.ForeignKeys, ", "))
 		}
+	}
+	soft, err := c.softLinks(m, have)
+	if err != nil {
+		return nil, err
+	}
+	return append(tasks, soft...), nil
+}
+
+// softLinks returns the queries that count the broken rows of each declared
+// soft link, as for a foreign key: no constraint enforces them, so this
+// count is the only check they get.
+func (c *check) softLinks(m *archive.Manifest, have map[inspect.TableName]bool) ([]inspect.Task, error) {
+	var tasks []inspect.Task
+	for _, s := range m.SoftLinks {
+		l := &Link{From: s.From.String(), To: s.To.String(), Constraint: "soft link of " + s.Service, Broken: -1}
+		c.links = append(c.links, l)
+		from, to := inspect.TableName{Schema: s.From.Schema, Table: s.From.Table}, inspect.TableName{Schema: s.To.Schema, Table: s.To.Table}
+		if !have[from] || !have[to] {
+			c.mismatch("soft link %s of service %s: table %s or %s is missing, its rows were not checked", s.Declared, s.Service, from, to)
+			continue
+		}
+		sql, err := inspect.BrokenSQL(archive.ForeignKey{Name: "soft link " + s.Declared, From: s.From, To: s.To, Match: "simple"})
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, func(ctx context.Context, conn *pgx.Conn) error {
+			var n int64
+			if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+				return fmt.Errorf("count rows breaking soft link %s of %s: %w", s.Declared, s.Service, err)
+			}
+			c.mu.Lock()
+			l.Broken = n
+			c.mu.Unlock()
+			return nil
+		})
 	}
 	return tasks, nil
 }
