@@ -65,6 +65,7 @@ func commands() []*ucli.Command {
 	cmds = append(cmds, pipelineCommands()...)
 	cmds = append(cmds, backupCommands()...)
 	cmds = append(cmds, pitrCommand())
+	cmds = append(cmds, importCommand())
 	cmds = append(cmds, demoCommand())
 	cmds = append(cmds, versionCommand(), completionCommand())
 	return cmds

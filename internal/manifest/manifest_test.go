@@ -140,7 +140,7 @@ func TestBadProjects(t *testing.T) {
 		{"missing name", map[string]string{"schemas/catalog.yaml": "description: x\n"},
 			[]string{"schemas/catalog.yaml", "name is missing"}},
 		{"duplicate schema", map[string]string{"schemas/catalog.yaml": "name: catalog\nschema: customers\n"},
-			[]string{"schemas/customers.yaml", `schema "customers" is already a schema of service catalog`}},
+			[]string{"schemas/customers.yaml", `schema "customers" is already the schema of service catalog`}},
 		{"duplicate link", map[string]string{"schemas/payments.yaml": "name: payments\nlinks:\n  - orders.customer_order(id)\n  - orders.customer_order( id )\n"},
 			[]string{"schemas/payments.yaml:4", "declared twice"}},
 		{"unknown service", map[string]string{"schemas/payments.yaml": "name: payments\nlinks:\n  - billing.invoice(id)\n"},

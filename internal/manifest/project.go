@@ -109,7 +109,7 @@ func (p *Project) resolve() error {
 	for _, svc := range p.Services {
 		for _, schema := range svc.Schemas {
 			if other, dup := bySchema[schema]; dup {
-				ps.add(svc.File, 0, "schema %q is already a schema of service %s (%s)", schema, other.Name, other.File)
+				ps.add(svc.File, 0, "schema %q is already the schema of service %s (%s)", schema, other.Name, other.File)
 				continue
 			}
 			if len(p.Settings.Extensions) > 0 && schema == ExtensionsSchema {

@@ -363,14 +363,18 @@ func (pl *planner) planSettings(svc *manifest.Service) {
 		SQL: "ALTER ROLE " + ident(app) + " IN DATABASE " + ident(pl.db) + " SET search_path = " + want})
 }
 
-// SearchPathSetting renders a search_path as SET takes it: each schema
-// quoted, comma-separated.
+// SearchPathSetting renders a search_path as SET takes it: comma-separated.
+// The schemas are manifest identifiers (lower-case letters, digits and _,
+// no reserved word), which need no quotes; a name that would is quoted.
 func SearchPathSetting(schemas []string) string {
-	quoted := make([]string, len(schemas))
+	out := make([]string, len(schemas))
 	for i, s := range schemas {
-		quoted[i] = ident(s)
+		out[i] = s
+		if manifest.CheckIdentifier("schema", s, manifest.MaxIdentifierLen) != nil {
+			out[i] = ident(s)
+		}
 	}
-	return strings.Join(quoted, ", ")
+	return strings.Join(out, ", ")
 }
 
 // normalPath renders a search_path as pg_db_role_setting stores it
@@ -378,9 +382,9 @@ func SearchPathSetting(schemas []string) string {
 func normalPath(v string) string {
 	var out []string
 	for part := range strings.SplitSeq(v, ",") {
-		out = append(out, ident(strings.Trim(strings.TrimSpace(part), `"`)))
+		out = append(out, strings.Trim(strings.TrimSpace(part), `"`))
 	}
-	return strings.Join(out, ", ")
+	return SearchPathSetting(out)
 }
 
 // planDatabase takes every privilege on the database away from PUBLIC and

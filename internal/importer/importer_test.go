@@ -1,0 +1,116 @@
+package importer_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/splitschema/splitschema/internal/importer"
+	"github.com/splitschema/splitschema/internal/localpg"
+	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/migrate"
+	"github.com/splitschema/splitschema/internal/pgtest"
+	"github.com/splitschema/splitschema/internal/provision/provisiontest"
+	"github.com/splitschema/splitschema/internal/target"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// apply runs the whole pipeline of p on srv.
+func apply(t *testing.T, p *manifest.Project, srv *target.Server) {
+	t.Helper()
+	res, err := migrate.Apply(provisiontest.Context(t), p, srv, migrate.Options{})
+	if err != nil {
+		if res != nil {
+			t.Log(res.Human())
+		}
+		t.Fatalf("apply %s: %v", p.Dir, err)
+	}
+}
+
+var restrictLine = regexp.MustCompile(`(?m)^\\(?:un)?restrict .*\n`)
+
+// schemaDump is pg_dump --schema-only of srv's database without owners,
+// grants, the toolkit's schema and the migration version tables.
+func schemaDump(t *testing.T, srv *target.Server) string {
+	t.Helper()
+	b, err := localpg.FindBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(b.Dir, "pg_dump"), "--schema-only", "--no-owner", "--no-privileges",
+		"--exclude-schema", "splitschema", "--exclude-table", "*.goose_db_version")
+	cmd.Env = srv.ToolEnv(srv.Database)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("pg_dump: %v: %s", err, errb.String())
+	}
+	return restrictLine.ReplaceAllString(out.String(), "")
+}
+
+// roundTrip applies p to a database, imports that database into a new
+// project, applies the new project to an empty database and compares the
+// two schema dumps.
+func roundTrip(t *testing.T, p *manifest.Project, prefix string) *importer.Result {
+	t.Helper()
+	src := provisiontest.Server(t)
+	apply(t, p, src)
+	dir := filepath.Join(t.TempDir(), "imported")
+	res, err := importer.Run(provisiontest.Context(t), src, importer.Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	dst := provisiontest.Server(t)
+	settings := filepath.Join(dir, manifest.SettingsFile)
+	conf, err := os.ReadFile(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = []byte(strings.Replace(string(conf), "database: "+src.Database, "database: "+dst.Database, 1) + "naming:\n  prefix: " + prefix + "\n")
+	provisiontest.Write(t, settings, string(conf))
+	imported := provisiontest.Load(t, dir)
+	apply(t, imported, dst)
+	want := schemaDump(t, src)
+	if got := schemaDump(t, dst); got != want {
+		t.Errorf("the imported project's schema differs from the source's:\n--- source\n%s\n--- imported\n%s", want, got)
+	}
+	// The comparison sees a difference when there is one.
+	if _, err := provisiontest.Connect(t, dst).Exec(provisiontest.Context(t), "CREATE TABLE "+imported.OrderedServices()[0].Schema+".extra (i int)"); err != nil {
+		t.Fatal(err)
+	}
+	if schemaDump(t, dst) == want {
+		t.Error("the dumps compare equal after a table was added")
+	}
+	return res
+}
+
+func TestImportRoundTripShop(t *testing.T) {
+	p := provisiontest.Shop(t, "im1_")
+	if err := os.CopyFS(p.Path("migrations"), os.DirFS(filepath.Join(provisiontest.RepoRoot(t), "migrations"))); err != nil {
+		t.Fatal(err)
+	}
+	res := roundTrip(t, p, "im2_")
+	if len(res.Notes) != 0 {
+		t.Errorf("notes on the shop, want none:\n%s", res.Human())
+	}
+	data, err := os.ReadFile(filepath.Join(res.Dir, "schemas", "orders.yaml"))
+	if err != nil || !strings.Contains(string(data), `"customers.customer(id)"`) || !strings.Contains(string(data), `"catalog.product(id)"`) {
+		t.Errorf("orders.yaml does not link customers and catalog (%v):\n%s", err, data)
+	}
+}
+
+func TestImportRoundTripRealshop(t *testing.T) {
+	p := provisiontest.Realshop(t, "im3_")
+	res := roundTrip(t, p, "im4_")
+	text := res.Human()
+	for _, want := range []string{"common (shared)", "pe: 0 links, 0 soft links, 1 reads, 1 uses"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("import result does not say %q:\n%s", want, text)
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/splitschema/splitschema/internal/localpg"
+	"github.com/splitschema/splitschema/internal/manifest"
+)
+
+// write writes the project: settings, one service file and one baseline per
+// service, and IMPORT.md. The baselines are dumped first, so that a failing
+// pg_dump leaves no half-written project.
+func (im *importer) write(ctx context.Context) error {
+	baselines := map[string]string{}
+	for _, svc := range im.res.Services {
+		sql, err := im.baseline(ctx, svc)
+		if err != nil {
+			return err
+		}
+		baselines[svc.Name] = sql
+	}
+	files := map[string]string{manifest.SettingsFile: im.settings(), "IMPORT.md": im.guide()}
+	for _, svc := range im.res.Services {
+		files[serviceFile(svc.Name)] = svc.yaml()
+		files[baselineFile(svc.Name)] = baselines[svc.Name]
+	}
+	for rel, content := range files {
+		path := filepath.Join(im.o.Dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+	}
+	return nil
+}
+
+func (im *importer) settings() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Imported by `splitschema import` from database %s (see IMPORT.md).\n", im.srv.Database)
+	fmt.Fprintf(&b, "database: %s\n", im.srv.Database)
+	if len(im.res.Extensions) > 0 {
+		fmt.Fprintf(&b, "extensions: [%s]\n", strings.Join(im.res.Extensions, ", "))
+	}
+	return b.String()
+}
+
+func (s *service) yaml() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\n", s.Name)
+	if s.Shared {
+		b.WriteString("kind: shared\n")
+	}
+	list := func(key string, items []string, comment string) {
+		if len(items) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "%s: # %s\n", key, comment)
+		for _, it := range items {
+			fmt.Fprintf(&b, "  - %q\n", it)
+		}
+	}
+	list("uses", s.Uses, "types and functions of these shared services")
+	list("links", s.Links, "one per cross-schema foreign key")
+	list("soft_links", s.SoftLinks, "foreign keys that closed a cycle: no constraint, verify checks them")
+	list("reads", s.Reads, "columns its views read")
+	return b.String()
+}
+
+// baseline dumps svc's schema (no owner, no grants, not the schema itself
+// nor extensions, nor the foreign keys made soft links) as a goose
+// migration that runs in one statement.
+func (im *importer) baseline(ctx context.Context, svc *service) (string, error) {
+	dump, err := im.dumpSchema(ctx, svc.Name)
+	if err != nil {
+		return "", err
+	}
+	body := stripDump(dump, svc.softFKs)
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- Baseline of schema %s, from pg_dump --schema-only of database %s by `splitschema import`.\n", svc.Name, im.srv.Database)
+	b.WriteString("-- It recreates the schema as it was; see IMPORT.md to mark it applied on that database.\n")
+	b.WriteString("-- +goose Up\n-- +goose StatementBegin\n")
+	b.WriteString(body)
+	b.WriteString("\n-- +goose StatementEnd\n\n-- +goose Down\n-- +goose StatementBegin\n")
+	fmt.Fprintf(&b, "DO $$ BEGIN RAISE EXCEPTION 'the baseline of %s cannot be rolled back: restore a backup instead'; END $$;\n", svc.Name)
+	b.WriteString("-- +goose StatementEnd\n")
+	return b.String(), nil
+}
+
+func (im *importer) dumpSchema(ctx context.Context, schema string) (string, error) {
+	pgDump := im.o.PgDump
+	if pgDump == "" {
+		pgDump = "pg_dump"
+		if b, err := localpg.FindBinaries(); err == nil {
+			pgDump = filepath.Join(b.Dir, "pg_dump")
+		}
+	}
+	args := []string{"--schema-only", "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions",
+		"--schema", quotePattern(schema), "--exclude-table", quotePattern(schema) + ".goose_db_version"}
+	cmd := exec.CommandContext(ctx, pgDump, args...)
+	cmd.Env = im.srv.ToolEnv(im.srv.Database)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("import: pg_dump of schema %s: %w: %s", schema, err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+// quotePattern quotes a name for pg_dump's pattern syntax (a quoted name
+// matches itself only).
+func quotePattern(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+var (
+	sectionHead = regexp.MustCompile(`(?m)^--\n-- (?:Data for )?Name: ([^;]*); Type: ([^;]*); Schema: ([^;]*);.*\n--\n`)
+	// dropSettings are the preamble's settings a migration keeps its own of.
+	dropSettings = regexp.MustCompile(`(?m)^SET (?:statement_timeout|lock_timeout|idle_in_transaction_session_timeout|transaction_timeout) = .*\n`)
+	// metaCommands are psql's \restrict and \unrestrict, which newer pg_dump
+	// writes and no server runs.
+	metaCommands = regexp.MustCompile(`(?m)^\\(?:un)?restrict .*\n?`)
+)
+
+// stripDump removes from a pg_dump script what provisioning does (the schema,
+// the extensions) and the foreign keys named in soft.
+func stripDump(dump string, soft []string) string {
+	dump = dropSettings.ReplaceAllString(dump, "")
+	dump = metaCommands.ReplaceAllString(dump, "")
+	locs := sectionHead.FindAllStringSubmatchIndex(dump, -1)
+	var b strings.Builder
+	end := len(dump)
+	if len(locs) > 0 {
+		end = locs[0][0]
+	}
+	b.WriteString(strings.TrimSpace(dump[:end]) + "\n")
+	for i, l := range locs {
+		next := len(dump)
+		if i+1 < len(locs) {
+			next = locs[i+1][0]
+		}
+		name, typ := dump[l[2]:l[3]], dump[l[4]:l[5]]
+		section := dump[l[0]:next]
+		switch {
+		case typ == "SCHEMA", typ == "EXTENSION", typ == "COMMENT" && strings.HasPrefix(name, "EXTENSION "):
+			continue
+		case typ == "FK CONSTRAINT" && isSoft(name, soft):
+			continue
+		}
+		b.WriteString("\n" + strings.TrimSpace(section) + "\n")
+	}
+	out := strings.TrimSpace(b.String())
+	out = strings.TrimSuffix(out, "-- PostgreSQL database dump complete\n--")
+	return strings.TrimSpace(out)
+}
+
+// isSoft reports whether a dump section's name ("table constraint") is
+// one of the foreign keys made soft links.
+func isSoft(name string, soft []string) bool {
+	for _, s := range soft {
+		if strings.HasSuffix(name, " "+s) {
+			return true
+		}
+	}
+	return false
+}
