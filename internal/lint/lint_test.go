@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -263,5 +264,27 @@ func TestGitHubOutput(t *testing.T) {
 		if !strings.Contains(got, w) {
 			t.Errorf("github output lacks %q:\n%s", w, got)
 		}
+	}
+}
+
+// TestDropReadColumn: a migration that drops a column another service reads
+// (a declared read, for its views) breaks that service, like a linked one;
+// a column nobody reads may go.
+func TestDropReadColumn(t *testing.T) {
+	p := fixture(t, "drops_read_column")
+	r, err := Run(context.Background(), p, nil, Options{Static: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := want{Error, CheckBreaks, "migrations/customers/00003_drop_email.sql", 2, []string{"drops column customers.customer(email), which payments reads", "schemas/payments.yaml"}}
+	if !slices.ContainsFunc(r.Findings, w.matches) {
+		t.Errorf("no finding %+v in:\n%s", w, r.Human())
+	}
+	if err := os.WriteFile(filepath.Join(p.Dir, "migrations", "customers", "00003_drop_email.sql"),
+		[]byte("-- +goose Up\nALTER TABLE customers.customer DROP COLUMN updated_at;\n\n-- +goose Down\nALTER TABLE customers.customer ADD COLUMN updated_at timestamptz;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = Run(context.Background(), p, nil, Options{Static: true}); err != nil || slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Check == CheckBreaks }) {
+		t.Errorf("dropping a column nobody reads: %v\n%s", err, r.Human())
 	}
 }

@@ -36,6 +36,7 @@ type dependantLink struct {
 	service string // the service that declares the link
 	file    string // its service file
 	link    manifest.Link
+	read    bool // a declared read (a view of service reads it), not a link
 }
 
 // scanner holds what the static checks of one project need.
@@ -82,8 +83,13 @@ func (s *scanner) scanService(svc *manifest.Service) {
 	deps := map[string][]dependantLink{} // table -> links on it
 	for _, other := range s.p.Services {
 		for _, l := range other.Links {
-			if l.Service == svc.Name {
+			if l.Service == svc.Name && l.Schema == svc.Schema {
 				deps[l.Table] = append(deps[l.Table], dependantLink{service: other.Name, file: other.File, link: l})
+			}
+		}
+		for _, r := range other.Reads {
+			if r.Service == svc.Name && r.Schema == svc.Schema {
+				deps[r.Table] = append(deps[r.Table], dependantLink{service: other.Name, file: other.File, link: r.Link, read: true})
 			}
 		}
 	}
@@ -461,6 +467,13 @@ func (ss *serviceScan) breaks(st migrate.Statement, pos int, table, col, what st
 		object += "(" + col + ")"
 	}
 	for _, d := range hit {
+		if d.read {
+			ss.finding(Error, CheckBreaks, st, pos,
+				fmt.Sprintf("%s %s, which %s reads (read %s in %s): this breaks %s", what, object, d.service, d.link, d.file, d.service),
+				fmt.Sprintf("keep what reads name. To retire it, %s first stops reading it (its views, then the read in %s); then %s may change it",
+					d.service, d.file, ss.svc.Name))
+			continue
+		}
 		ss.finding(Error, CheckBreaks, st, pos,
 			fmt.Sprintf("%s %s, which %s references (link %s in %s): this breaks %s", what, object, d.service, d.link, d.file, d.service),
 			fmt.Sprintf("keep what links reference. To retire it, %s first drops its foreign key in a migration of its own and the link from %s; then %s may change it",
