@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/provision/provisiontest"
 	"github.com/splitschema/splitschema/internal/secrets"
 	"github.com/splitschema/splitschema/internal/target"
@@ -61,4 +62,29 @@ func TestAppRefreshesItsMaterializedView(t *testing.T) {
 	if _, err := sales.Exec(ctx, "SELECT splitschema.refresh_materialized_view('sales.sales_order')"); sqlState(err) != "42809" {
 		t.Errorf("refresh of a table: err = %v, want 42809", err)
 	}
+}
+
+// TestExtensionElsewhereRefused: an extension the project declares but
+// that lives in another schema is a problem the admin settles; nothing is
+// changed. Once moved, provisioning accepts it and the plan is empty.
+func TestExtensionElsewhereRefused(t *testing.T) {
+	t.Parallel()
+	p, srv := provisiontest.Realshop(t, "t8x_"), mustServer(t)
+	conn := mustConnect(t, srv)
+	if _, err := conn.Exec(ctxFor(t), `CREATE EXTENSION pg_trgm SCHEMA public`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := provision.Apply(ctxFor(t), p, srv, nil)
+	if err == nil || !strings.Contains(err.Error(), "extension pg_trgm is installed in schema public") || !strings.Contains(err.Error(), `ALTER EXTENSION "pg_trgm" SET SCHEMA "extensions"`) {
+		t.Fatalf("apply with pg_trgm in public: err = %v", err)
+	}
+	var roles int
+	if err := conn.QueryRow(ctxFor(t), `SELECT count(*) FROM pg_roles WHERE rolname LIKE 't8x\_%'`).Scan(&roles); err != nil || roles != 0 {
+		t.Fatalf("a refused apply created %d roles (%v)", roles, err)
+	}
+	if _, err := conn.Exec(ctxFor(t), `CREATE SCHEMA extensions; ALTER EXTENSION pg_trgm SET SCHEMA extensions`); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, p, srv)
+	mustNoChanges(t, p, srv)
 }
