@@ -375,7 +375,7 @@ func (r *restoreRun) verify(ctx context.Context) error {
 	}
 	r.res.Verify = v
 	if !v.OK {
-		return fmt.Errorf("the restored database differs from the backup: %s", strings.Join(v.Mismatches, "; "))
+		return differs(v.Mismatches)
 	}
 	return nil
 }
@@ -727,4 +727,27 @@ func TestRestore(ctx context.Context, p *manifest.Project, srv *target.Server, i
 		check.OK = false
 	}
 	return check, err
+}
+
+// maxListed is how many differences a failed restore's error lists; the
+// result's verify section holds them all.
+const maxListed = 10
+
+// differs is the error of a restore whose verify found mismatches: how many,
+// the first few one per line (each cut to a readable length), and where
+// the rest are — never one line holding thousands of them.
+func differs(mismatches []string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the restored database differs from the backup in %d way%s:", len(mismatches), map[bool]string{true: "s"}[len(mismatches) != 1])
+	for i, m := range mismatches {
+		if i == maxListed {
+			fmt.Fprintf(&b, "\n  … and %d more (all of them are in the result's verify section, e.g. with --json)", len(mismatches)-maxListed)
+			break
+		}
+		if r := []rune(m); len(r) > 300 {
+			m = string(r[:300]) + "…"
+		}
+		b.WriteString("\n  - " + m)
+	}
+	return errors.New(b.String())
 }
