@@ -114,3 +114,63 @@ func TestImportRoundTripRealshop(t *testing.T) {
 		}
 	}
 }
+
+// TestImportReportsWhatDoesNotFit: a foreign key cycle becomes a soft link
+// (its constraint left out of the baseline), and a table in schema public,
+// a schema whose name is no identifier and an extension outside schema
+// extensions are each one line naming the file to edit.
+func TestImportReportsWhatDoesNotFit(t *testing.T) {
+	src := provisiontest.Server(t)
+	conn := provisiontest.Connect(t, src)
+	if _, err := conn.Exec(provisiontest.Context(t), `
+		CREATE EXTENSION citext SCHEMA public;
+		CREATE TABLE public.stray (i int);
+		CREATE SCHEMA "Odd-Name";
+		CREATE SCHEMA a; CREATE SCHEMA b;
+		CREATE TABLE a.t (id int PRIMARY KEY, u_id int);
+		CREATE TABLE b.u (id int PRIMARY KEY, t_id int REFERENCES a.t (id));
+		ALTER TABLE a.t ADD CONSTRAINT t_u_fk FOREIGN KEY (u_id) REFERENCES b.u (id);`); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "imported")
+	res, err := importer.Run(provisiontest.Context(t), src, importer.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := res.Human()
+	for _, want := range []string{
+		"migrations/b/00001_baseline.sql: foreign key u_t_id_fkey of b.u closes a cycle of services: it is a soft link",
+		"schemas: schema public holds 1 relations",
+		`schemas: schema Odd-Name is not imported`,
+		"splitschema.yaml: extension citext lives in schema public",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no note %q in:\n%s", want, text)
+		}
+	}
+	read := func(rel string) string {
+		data, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	if b := read("schemas/b.yaml"); !strings.Contains(b, `"u(t_id) -> a.t(id)"`) {
+		t.Errorf("b.yaml lacks the soft link:\n%s", b)
+	}
+	if a := read("schemas/a.yaml"); !strings.Contains(a, `"b.u(id)"`) {
+		t.Errorf("a.yaml lacks the link:\n%s", a)
+	}
+	if base := read("migrations/b/00001_baseline.sql"); strings.Contains(base, "u_t_id_fkey") || !strings.Contains(base, "CREATE TABLE b.u") {
+		t.Errorf("b's baseline keeps the soft link's constraint or lacks its table:\n%s", base)
+	}
+	if base := read("migrations/a/00001_baseline.sql"); !strings.Contains(base, "t_u_fk") {
+		t.Errorf("a's baseline lacks its link's constraint:\n%s", base)
+	}
+	if _, err := manifest.Load(dir); err != nil {
+		t.Errorf("the imported project does not load: %v", err)
+	}
+	if _, err := importer.Run(provisiontest.Context(t), src, importer.Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("a second import into the same folder: err = %v", err)
+	}
+}
