@@ -90,6 +90,7 @@ func roundTrip(t *testing.T, p *manifest.Project, prefix string) *importer.Resul
 }
 
 func TestImportRoundTripShop(t *testing.T) {
+	t.Parallel()
 	p := provisiontest.Shop(t, "im1_")
 	if err := os.CopyFS(p.Path("migrations"), os.DirFS(filepath.Join(provisiontest.RepoRoot(t), "migrations"))); err != nil {
 		t.Fatal(err)
@@ -105,6 +106,7 @@ func TestImportRoundTripShop(t *testing.T) {
 }
 
 func TestImportRoundTripRealshop(t *testing.T) {
+	t.Parallel()
 	p := provisiontest.Realshop(t, "im3_")
 	res := roundTrip(t, p, "im4_")
 	text := res.Human()
@@ -120,6 +122,7 @@ func TestImportRoundTripRealshop(t *testing.T) {
 // a schema whose name is no identifier and an extension outside schema
 // extensions are each one line naming the file to edit.
 func TestImportReportsWhatDoesNotFit(t *testing.T) {
+	t.Parallel()
 	src := provisiontest.Server(t)
 	conn := provisiontest.Connect(t, src)
 	if _, err := conn.Exec(provisiontest.Context(t), `
