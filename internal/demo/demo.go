@@ -165,6 +165,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			fks = append(fks, fk)
 		}
 	}
+	for _, s := range b.snap.Manifest.SoftLinks { // counted like links: no constraint stands for them
+		fks = append(fks, archive.ForeignKey{Name: "soft link of " + s.Service, From: s.From, To: s.To, Match: "simple", Validated: true})
+	}
 	snapDamage, err := damageOf(ctx, srv, Database, fks)
 	if err != nil {
 		return nil, err
