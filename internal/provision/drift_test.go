@@ -86,7 +86,7 @@ func TestDriftPlannedAndRemoved(t *testing.T) {
 		{"",
 			`REVOKE USAGE ON TYPE "customers"."tier" FROM PUBLIC CASCADE`},
 		{"ALTER ROLE " + r("orders_app") + " IN DATABASE " + db + " RESET search_path",
-			`ALTER ROLE "t3g_orders_app" IN DATABASE ` + db + ` SET search_path = "orders"`},
+			`ALTER ROLE "t3g_orders_app" IN DATABASE ` + db + ` SET search_path = orders`},
 		{"GRANT INSERT ON splitschema.service TO " + r("orders_owner"),
 			`REVOKE INSERT ON TABLE "splitschema"."service" FROM "t3g_orders_owner" CASCADE`},
 		{"GRANT CREATE ON SCHEMA splitschema TO " + r("orders_owner"),
