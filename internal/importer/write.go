@@ -85,13 +85,16 @@ func (im *importer) baseline(ctx context.Context, svc *service) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	body := stripDump(dump, svc.softFKs)
 	var b strings.Builder
 	fmt.Fprintf(&b, "-- Baseline of schema %s, from pg_dump --schema-only of database %s by `splitschema import`.\n", svc.Name, im.srv.Database)
 	b.WriteString("-- It recreates the schema as it was; see IMPORT.md to mark it applied on that database.\n")
-	b.WriteString("-- +goose Up\n-- +goose StatementBegin\n")
-	b.WriteString(body)
-	b.WriteString("\n-- +goose StatementEnd\n\n-- +goose Down\n-- +goose StatementBegin\n")
+	b.WriteString("-- +goose Up\n")
+	// One goose statement per pg_dump section: a function body may hold
+	// semicolons, and lint and apply read each CREATE TABLE on its own.
+	for _, section := range stripDump(dump, svc.softFKs) {
+		b.WriteString("-- +goose StatementBegin\n" + section + "\n-- +goose StatementEnd\n\n")
+	}
+	b.WriteString("-- +goose Down\n-- +goose StatementBegin\n")
 	fmt.Fprintf(&b, "DO $$ BEGIN RAISE EXCEPTION 'the baseline of %s cannot be rolled back: restore a backup instead'; END $$;\n", svc.Name)
 	b.WriteString("-- +goose StatementEnd\n")
 	return b.String(), nil
@@ -130,18 +133,18 @@ var (
 	metaCommands = regexp.MustCompile(`(?m)^\\(?:un)?restrict .*\n?`)
 )
 
-// stripDump removes from a pg_dump script what provisioning does (the schema,
-// the extensions) and the foreign keys named in soft.
-func stripDump(dump string, soft []string) string {
+// stripDump cuts a pg_dump script into its sections (the settings first),
+// without what provisioning does (the schema, the extensions) and the
+// foreign keys named in soft.
+func stripDump(dump string, soft []string) []string {
 	dump = dropSettings.ReplaceAllString(dump, "")
 	dump = metaCommands.ReplaceAllString(dump, "")
 	locs := sectionHead.FindAllStringSubmatchIndex(dump, -1)
-	var b strings.Builder
 	end := len(dump)
 	if len(locs) > 0 {
 		end = locs[0][0]
 	}
-	b.WriteString(strings.TrimSpace(dump[:end]) + "\n")
+	out := []string{strings.TrimSpace(dump[:end])}
 	for i, l := range locs {
 		next := len(dump)
 		if i+1 < len(locs) {
@@ -155,11 +158,11 @@ func stripDump(dump string, soft []string) string {
 		case typ == "FK CONSTRAINT" && isSoft(name, soft):
 			continue
 		}
-		b.WriteString("\n" + strings.TrimSpace(section) + "\n")
+		section = strings.TrimSpace(section)
+		section = strings.TrimSpace(strings.TrimSuffix(section, "--\n-- PostgreSQL database dump complete\n--"))
+		out = append(out, section)
 	}
-	out := strings.TrimSpace(b.String())
-	out = strings.TrimSuffix(out, "-- PostgreSQL database dump complete\n--")
-	return strings.TrimSpace(out)
+	return out
 }
 
 // isSoft reports whether a dump section's name ("table constraint") is
