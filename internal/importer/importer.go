@@ -142,6 +142,9 @@ func (im *importer) read(ctx context.Context) error {
 	}
 	for _, fk := range fks {
 		from, to := im.byName[fk.From.Schema], im.byName[fk.To.Schema]
+		if fk.From.Schema == fk.To.Schema {
+			continue // inside one schema: the baseline keeps it
+		}
 		if from == nil || to == nil {
 			im.note(baselineFile(cmpOr(from, to).Name), "foreign key %s of %s.%s references %s.%s across the imported schemas' boundary", fk.Name, fk.From.Schema, fk.From.Table, fk.To.Schema, fk.To.Table)
 			continue
