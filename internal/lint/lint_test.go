@@ -146,6 +146,12 @@ func TestLintFixtures(t *testing.T) {
 			{Error, CheckFKAction, "migrations/orders/00003_cascade.sql", 3, []string{"REFERENCES customers.customer ON DELETE CASCADE", "may only be NO ACTION or RESTRICT", "DELETE in customers changes rows of orders"}},
 			{Error, CheckFKAction, "migrations/orders/00003_cascade.sql", 5, []string{"ON UPDATE SET NULL"}},
 		}, -1},
+		// A cross-service foreign key on an existing table, without NOT
+		// VALID: a warning each, none for NOT VALID or a new table.
+		{"fk_not_valid", true, []want{
+			{Warning, CheckLockSafety, "migrations/orders/00003_customer_fk.sql", 3, []string{"to customers.customer checks every row of orders.customer_order while holding SHARE ROW EXCLUSIVE on customers.customer", "every write of service customers", "NOT VALID", "VALIDATE CONSTRAINT"}},
+			{Warning, CheckLockSafety, "migrations/orders/00003_customer_fk.sql", 4, []string{"from orders.order_line", "add the column without REFERENCES"}},
+		}, 0},
 		{"no_up", false, []want{{Error, CheckParse, "migrations/shipping/00003_oops.sql", 1, []string{"-- +goose Up"}}}, 1},
 	}
 	for _, tc := range cases {
@@ -172,7 +178,7 @@ func TestLintFixtures(t *testing.T) {
 					t.Errorf("no finding %+v", w)
 				}
 			}
-			if tc.name == "lock_safety" && r.Warnings != len(tc.wants) {
+			if (tc.name == "lock_safety" || tc.name == "fk_not_valid") && r.Warnings != len(tc.wants) {
 				t.Errorf("%d warnings, want %d (no warning for the new table, the constant default or NOT VALID)", r.Warnings, len(tc.wants))
 			}
 		})

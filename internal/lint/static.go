@@ -397,6 +397,7 @@ func (ss *serviceScan) addColumn(st migrate.Statement, qualified string, existin
 	if !existing || len(a) < 2 {
 		return
 	}
+	ss.crossSchemaFK(st, qualified, a, false)
 	col := a[0].Text
 	why := ""
 	switch {
@@ -438,6 +439,7 @@ func (ss *serviceScan) addConstraint(st migrate.Statement, table string, existin
 	qualified := ss.svc.Schema + "." + table
 	notValid := sqlscan.HasWords(a, "not", "valid")
 	switch {
+	case sqlscan.HasWords(a, "foreign", "key") && !notValid && ss.crossSchemaFK(st, qualified, a, true):
 	case (sqlscan.HasWords(a, "foreign", "key") || sqlscan.HasWords(a, "check")) && !notValid:
 		ss.finding(Warning, CheckLockSafety, st, a[0].Pos,
 			fmt.Sprintf("ADD CONSTRAINT checks every row of %s while holding a lock that blocks writes", qualified),
@@ -447,6 +449,35 @@ func (ss *serviceScan) addConstraint(st migrate.Statement, table string, existin
 			fmt.Sprintf("ADD PRIMARY KEY / UNIQUE builds an index on %s while blocking writes", qualified),
 			"CREATE UNIQUE INDEX CONCURRENTLY first (in a -- +goose NO TRANSACTION migration), then ADD CONSTRAINT ... USING INDEX")
 	}
+}
+
+// crossSchemaFK warns about a foreign key to another schema added, without
+// NOT VALID, to the existing table qualified (the ALTER TABLE action a, an
+// ADD CONSTRAINT when constraint, else an ADD COLUMN ... REFERENCES). Its
+// check reads every row of the table while holding SHARE ROW EXCLUSIVE on
+// the referenced table, the other service's, until the migration commits:
+// that service's writes wait for this one's migration. It returns whether
+// it warned.
+func (ss *serviceScan) crossSchemaFK(st migrate.Statement, qualified string, a []sqlscan.Token, constraint bool) bool {
+	for _, ref := range sqlscan.References(a) {
+		if ref.Table.Schema == "" || ss.svc.OwnsSchema(ref.Table.Schema) {
+			continue
+		}
+		other := "schema " + ref.Table.Schema
+		if o := ss.p.ServiceBySchema(ref.Table.Schema); o != nil {
+			other = "service " + o.Name
+		}
+		hint := "add the foreign key with ADD CONSTRAINT ... NOT VALID (it checks no existing row; keep that migration short, as the lock stays until it commits), then VALIDATE CONSTRAINT it in a later migration: validating takes no lock that blocks writes to either table"
+		if !constraint {
+			hint = "add the column without REFERENCES, then ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, and VALIDATE CONSTRAINT it in a later migration: validating takes no lock that blocks writes to either table"
+		}
+		ss.finding(Warning, CheckLockSafety, st, a[0].Pos,
+			fmt.Sprintf("a foreign key from %s, which exists before this migration, to %s checks every row of %s while holding SHARE ROW EXCLUSIVE on %s until the migration commits: every write of %s to that table waits",
+				qualified, ref.Table, qualified, ref.Table, other),
+			hint)
+		return true
+	}
+	return false
 }
 
 // breaks reports a change to a table or column that other services'
