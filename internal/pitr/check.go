@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/splitschema/splitschema/internal/target"
 )
@@ -44,6 +47,32 @@ func (r *CheckResult) Human() string {
 	return b.String()
 }
 
+// catchUpWait bounds how long Check gives a working archiver to clear a
+// backlog before it reports archiving as behind: a backup or a WAL switch
+// just before the check leaves a few finished segments that archive_command
+// has not reached yet, which is not a fault.
+const catchUpWait = 30 * time.Second
+
+// settledArchiver reads the archiver's state; while archive_command is not
+// failing and more than one finished segment waits, it polls again until
+// the backlog clears, archiving fails, or wait runs out, and returns the
+// last state read. A real stall or failure is still reported, only later.
+func settledArchiver(ctx context.Context, conn *pgx.Conn, wait time.Duration) (*ArchiveStatus, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		a, err := Archiver(ctx, conn)
+		idle := a != nil && (a.ArchiveMode == "off" || a.ArchiveCommand == "" || a.ArchiveCommand == "(disabled)")
+		if err != nil || idle || a.Failing || a.Behind <= 1 || time.Now().After(deadline) {
+			return a, err
+		}
+		select {
+		case <-ctx.Done():
+			return a, nil
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 // Check says what point-in-time recovery needs on srv and what is missing.
 // With a Setup (the embedded cluster) it also runs pgBackRest's own check.
 func Check(ctx context.Context, srv *target.Server, s *Setup) (*CheckResult, error) {
@@ -56,7 +85,7 @@ func Check(ctx context.Context, srv *target.Server, s *Setup) (*CheckResult, err
 		return nil, fmt.Errorf("pitr check: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	a, err := Archiver(ctx, conn)
+	a, err := settledArchiver(ctx, conn, catchUpWait)
 	if err != nil {
 		return nil, fmt.Errorf("pitr check: %w", err)
 	}

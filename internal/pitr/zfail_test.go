@@ -53,6 +53,13 @@ func TestArchiveCommandFailing(t *testing.T) {
 	if st.OK || len(st.Problems) == 0 {
 		t.Errorf("status with a failing archive_command is OK: %s", st.Human())
 	}
+	chk, err := Check(ctx, e.shop.Server, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chk.OK || !strings.Contains(chk.Human(), "MISSING archive_command succeeds") {
+		t.Errorf("pitr check with a failing archive_command:\n%s", chk.Human())
+	}
 	var one int
 	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		t.Fatalf("the server stopped serving while archiving fails: %v", err)
@@ -66,6 +73,63 @@ func TestArchiveCommandFailing(t *testing.T) {
 	st = waitStatus(t, ctx, conn, func(a *ArchiveStatus) bool { return !a.Failing && a.Behind <= 1 })
 	if !st.OK {
 		t.Errorf("status after the repair: %s", st.Human())
+	}
+}
+
+// TestCheckWaitsForASlowArchiver gives archive_command a second per
+// segment: right after three WAL switches the archiver is behind without
+// failing, which a check must not call a fault; it reports ready once the
+// backlog clears, and behind when the backlog outlasts its wait.
+func TestCheckWaitsForASlowArchiver(t *testing.T) {
+	e := env(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	conn, err := e.setup.connect(ctx, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	do := func(sql string) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	good := e.setup.ArchiveCommand()
+	t.Cleanup(func() {
+		conn, err := e.setup.connect(context.Background(), "postgres")
+		if err == nil {
+			conn.Exec(context.Background(), "ALTER SYSTEM SET archive_command = "+quoteLiteral(good))
+			conn.Exec(context.Background(), "SELECT pg_reload_conf()")
+			conn.Close(context.Background())
+		}
+	})
+	do("ALTER SYSTEM SET archive_command = " + quoteLiteral("sleep 1 && "+good))
+	do("SELECT pg_reload_conf()")
+	switches := func() {
+		for range 4 {
+			do("CREATE TEMP TABLE IF NOT EXISTS w (x int); INSERT INTO w SELECT generate_series(1, 1000)")
+			do("SELECT pg_switch_wal()")
+		}
+	}
+	switches()
+	if a, err := Archiver(ctx, conn); err != nil || a.Behind < 2 {
+		t.Fatalf("four WAL switches against a slow archiver left it %+v behind (%v): the test does not exercise a backlog", a, err)
+	}
+	a, err := settledArchiver(ctx, conn, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Failing || a.Behind > 1 {
+		t.Errorf("a slow but working archiver was reported behind after the wait: %s", a.Human())
+	}
+	// The wait is bounded: a backlog that outlasts it is reported.
+	switches()
+	if a, err = settledArchiver(ctx, conn, 0); err != nil {
+		t.Fatal(err)
+	}
+	if a.Behind < 2 || a.OK {
+		t.Errorf("a backlog checked without waiting was not reported: %s", a.Human())
 	}
 }
 
