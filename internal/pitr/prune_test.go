@@ -65,3 +65,26 @@ func TestPrune(t *testing.T) {
 		t.Errorf("a second prune expired %v", res.Expired)
 	}
 }
+
+// TestSegmentsBetween: right after a backup, pg_stat_archiver names the
+// backup history file as the last archived one; it must not read as
+// "nothing archived yet" (which made `pitr check` report the whole WAL as
+// waiting).
+func TestSegmentsBetween(t *testing.T) {
+	for _, c := range []struct {
+		last, current string
+		want          int64
+	}{
+		{"000000010000000000000003", "000000010000000000000004", 0},
+		{"000000010000000000000003", "000000010000000000000007", 3},
+		{"000000010000000000000003.00000028.backup", "000000010000000000000004", 0},
+		{"000000010000000000000003.partial", "000000010000000000000005", 1},
+		{"0000000100000000000000FF", "000000010000000100000001", 1},
+		{"", "000000010000000000000004", 4},
+		{"00000002.history", "000000020000000000000004", 0},
+	} {
+		if got := segmentsBetween(c.last, c.current, 256); got != c.want {
+			t.Errorf("segmentsBetween(%q, %q) = %d, want %d", c.last, c.current, got, c.want)
+		}
+	}
+}

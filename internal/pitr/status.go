@@ -100,14 +100,19 @@ func Archiver(ctx context.Context, conn *pgx.Conn) (*ArchiveStatus, error) {
 	return a, nil
 }
 
-// segmentsBetween counts the segments after last up to current, exclusive:
+// segmentsBetween counts the segments after last up to current, exclusive
+// (0 when last is a timeline history file, which says nothing about them):
 // the finished ones waiting to be archived. Names are TTTTTTTTXXXXXXXXYYYYYYYY
 // with perID segments per XXXXXXXX (256 of the default 16 MiB).
 func segmentsBetween(last, current string, perID int64) int64 {
 	seg := func(name string) (int64, bool) {
-		if len(name) != 24 {
+		// The last archived file may be a backup history file
+		// (<segment>.<offset>.backup) or a partial segment
+		// (<segment>.partial): its first 24 characters name the segment.
+		if len(name) < 24 || (len(name) > 24 && name[24] != '.') {
 			return 0, false
 		}
+		name = name[:24]
 		hi, err1 := strconv.ParseInt(name[8:16], 16, 64)
 		lo, err2 := strconv.ParseInt(name[16:24], 16, 64)
 		return hi*perID + lo, err1 == nil && err2 == nil
@@ -116,9 +121,12 @@ func segmentsBetween(last, current string, perID int64) int64 {
 	if !ok {
 		return 0
 	}
+	if last == "" {
+		return cur // nothing archived yet
+	}
 	l, ok := seg(last)
 	if !ok {
-		return cur // nothing archived yet
+		return 0
 	}
 	if n := cur - l - 1; n > 0 {
 		return n
