@@ -88,3 +88,16 @@ func TestSegmentsBetween(t *testing.T) {
 		}
 	}
 }
+
+func TestParseLSN(t *testing.T) {
+	for in, want := range map[string]uint64{"0/3000028": 0x3000028, "1/0": 1 << 32, "A/FF": 0xA<<32 | 0xFF} {
+		if got, ok := parseLSN(in); !ok || got != want {
+			t.Errorf("parseLSN(%q) = %x, %v; want %x", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "3000028", "x/1", "1/2/3"} {
+		if _, ok := parseLSN(bad); ok {
+			t.Errorf("parseLSN(%q) accepted", bad)
+		}
+	}
+}

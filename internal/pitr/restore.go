@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -287,6 +288,21 @@ func chooseSet(info *Info, t Target, point *Point) (string, error) {
 	if t.Latest {
 		return ok[len(ok)-1].Label, nil
 	}
+	if point != nil {
+		// A restore point is a WAL position: compare it with where each
+		// backup's WAL ends, exactly, rather than by the clock.
+		if at, ok1 := parseLSN(point.LSN); ok1 {
+			for i := len(ok) - 1; i >= 0; i-- {
+				if stop, ok2 := parseLSN(ok[i].StopLSN); ok2 && stop <= at {
+					return ok[i].Label, nil
+				}
+			}
+			if _, ok2 := parseLSN(ok[0].StopLSN); ok2 {
+				return "", fmt.Errorf("%w: restore point %q (WAL %s) is before %s, where the first backup (%s) ends",
+					ErrBeforeFirstBackup, point.Name, point.LSN, ok[0].StopLSN, ok[0].Label)
+			}
+		}
+	}
 	at := t.Time
 	if point != nil {
 		at = point.Time
@@ -300,6 +316,20 @@ func chooseSet(info *Info, t Target, point *Point) (string, error) {
 	}
 	return "", fmt.Errorf("%w: %s is before %s, when the first backup (%s) ended; the earliest a restore can reach is then",
 		ErrBeforeFirstBackup, at.UTC().Format(time.RFC3339Nano), ok[0].Stopped.Add(time.Second).Format(time.RFC3339), ok[0].Label)
+}
+
+// parseLSN reads a WAL position written as Postgres does, e.g. 0/3000028.
+func parseLSN(s string) (uint64, bool) {
+	hi, lo, found := strings.Cut(s, "/")
+	if !found {
+		return 0, false
+	}
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return h<<32 | l, true
 }
 
 // startRestored starts the restored data directory as a cluster of its own.
