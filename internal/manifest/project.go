@@ -270,6 +270,10 @@ func (p *Project) Dependants(name string) []string {
 // OwnerRole is the owner role of the service called name.
 func (p *Project) OwnerRole(name string) string { return p.Settings.Naming.OwnerRole(name) }
 
+// MigratorRole is the login role the migrations of the service called name
+// run in, as its owner role.
+func (p *Project) MigratorRole(name string) string { return p.Settings.Naming.MigratorRole(name) }
+
 // AppRole is the application login role of the service called name.
 func (p *Project) AppRole(name string) string { return p.Settings.Naming.AppRole(name) }
 

@@ -125,8 +125,8 @@ func ParseService(file, wantName string, data []byte, naming Naming) (*Service, 
 	} else {
 		svc.Name, nameLine = doc.Name.Value, doc.Name.Line
 		if err := CheckIdentifier("service name", svc.Name, naming.maxServiceNameLen()); err != nil {
-			ps.add(file, nameLine, "%v (the role names %s and %s must fit in %d bytes)", err,
-				naming.OwnerRole("<name>"), naming.AppRole("<name>"), MaxIdentifierLen)
+			ps.add(file, nameLine, "%v (the role names %s, %s and %s must fit in %d bytes)", err,
+				naming.OwnerRole("<name>"), naming.AppRole("<name>"), naming.MigratorRole("<name>"), MaxIdentifierLen)
 		} else if svc.Name != wantName {
 			ps.add(file, nameLine, "name %q differs from the file name; rename the file to %s.yaml or set name: %s", svc.Name, svc.Name, wantName)
 		}

@@ -216,8 +216,17 @@ func checkNaming(file string, n Naming) problems {
 
 // maxServiceNameLen is the longest service name whose role names still fit.
 func (n Naming) maxServiceNameLen() int {
-	return MaxIdentifierLen - len(n.Prefix) - max(len(n.OwnerSuffix), len(n.AppSuffix))
+	return MaxIdentifierLen - len(n.Prefix) - max(len(n.OwnerSuffix), len(n.AppSuffix), len(MigratorSuffix))
 }
+
+// MigratorSuffix ends the name of a service's migrator role.
+const MigratorSuffix = "_migrator"
+
+// MigratorRole is the login role the service's migrations run in: a member
+// of the owner role only, NOINHERIT, with a password only while a run of
+// splitschema uses it. A migration that leaves the owner role (RESET ROLE,
+// SET ROLE NONE) lands on it, never on the admin who started the run.
+func (n Naming) MigratorRole(service string) string { return n.Prefix + service + MigratorSuffix }
 
 // OwnerRole is the role that owns the service's schema and runs its migrations.
 func (n Naming) OwnerRole(service string) string { return n.Prefix + service + n.OwnerSuffix }

@@ -388,13 +388,14 @@ func normalPath(v string) string {
 }
 
 // planDatabase takes every privilege on the database away from PUBLIC and
-// gives CONNECT to the application roles only. Other roles' privileges on the
+// gives CONNECT to the application and migrator roles only. Other roles' privileges on the
 // database are not splitschema's business.
 func (pl *planner) planDatabase() {
 	o := catalog.Object{Kind: catalog.KindDatabase, Name: pl.db}
 	wants := map[string]want{}
 	for _, svc := range pl.p.Services {
 		wants[pl.p.AppRole(svc.Name)] = want{need: pConnect}
+		wants[pl.p.MigratorRole(svc.Name)] = want{need: pConnect}
 	}
 	managed := func(g string) bool { return g == catalog.Public || pl.isServiceRole(g) }
 	for _, op := range diffGrants(holdings(pl.snap.Database), wants, managed) {

@@ -56,6 +56,7 @@ func newPlanner(p *manifest.Project, snap *catalog.Snapshot, srv *target.Server,
 	for _, s := range p.Services {
 		pl.roleService[p.OwnerRole(s.Name)] = s.Name
 		pl.roleService[p.AppRole(s.Name)] = s.Name
+		pl.roleService[p.MigratorRole(s.Name)] = s.Name
 	}
 	for _, o := range snap.Objects() {
 		pl.bySchema[o.Schema] = append(pl.bySchema[o.Schema], o)

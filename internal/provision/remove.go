@@ -77,7 +77,7 @@ func PlanRemoval(ctx context.Context, p *manifest.Project, srv *target.Server, n
 		q := "DROP SCHEMA " + ident(svc.Schema) + " CASCADE"
 		add(q, q)
 	}
-	for _, role := range []string{p.AppRole(name), p.OwnerRole(name)} {
+	for _, role := range []string{p.AppRole(name), p.MigratorRole(name), p.OwnerRole(name)} {
 		var comment *string
 		err := conn.QueryRow(ctx, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", role).Scan(&comment)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -23,6 +23,7 @@ func (pl *planner) planRoles(svc *manifest.Service) {
 	} else {
 		pl.alterRole(svc.Name, r, false)
 	}
+	pl.planMigrator(svc)
 	r := pl.snap.Roles[app]
 	if r == nil {
 		c := Change{Service: svc.Name, Action: "create role", phase: phaseRoles,
@@ -35,8 +36,41 @@ func (pl *planner) planRoles(svc *manifest.Service) {
 	pl.planPassword(svc.Name, app)
 }
 
+// planMigrator creates svc's migrator role, the login its migrations run
+// in: NOINHERIT, no password (a migration run sets one it alone knows and
+// clears it afterwards), and a member of the owner role only, so that
+// whatever a migration does to its session (RESET ROLE, SET ROLE NONE,
+// set_config('role', …)) it holds at most the owner's rights.
+func (pl *planner) planMigrator(svc *manifest.Service) {
+	owner, migrator := pl.p.OwnerRole(svc.Name), pl.p.MigratorRole(svc.Name)
+	r := pl.snap.Roles[migrator]
+	if r == nil {
+		pl.add(Change{Service: svc.Name, Action: "create role", phase: phaseRoles,
+			SQL:  "CREATE ROLE " + ident(migrator) + " LOGIN NOINHERIT " + forbidden,
+			Note: "migrations log in as it and act as " + owner + "; it has no password between runs"})
+	} else {
+		pl.alterRole(svc.Name, r, true)
+		if r.Inherit {
+			pl.add(Change{Service: svc.Name, Action: "alter role", phase: phaseRoles, needsAdminOf: migrator,
+				SQL: "ALTER ROLE " + ident(migrator) + " NOINHERIT", Note: "attributes changed by hand"})
+		}
+	}
+	if r != nil && slices.ContainsFunc(pl.snap.Memberships, func(m catalog.Membership) bool {
+		return m.Member == migrator && m.Role == owner
+	}) {
+		return
+	}
+	var adminOf string
+	if pl.snap.Roles[owner] != nil {
+		adminOf = owner
+	}
+	pl.add(Change{Service: svc.Name, Action: "membership", phase: phaseMembers, needsAdminOf: adminOf,
+		SQL:  "GRANT " + ident(owner) + " TO " + ident(migrator),
+		Note: "the migrator acts as the owner, and as nothing else"})
+}
+
 // alterRole fixes attributes changed by hand: an owner never logs in, an
-// application role does, and neither holds a forbidden attribute.
+// application or migrator role does, and none holds a forbidden attribute.
 func (pl *planner) alterRole(svc string, r *catalog.Role, login bool) {
 	var attrs []string
 	super := r.Superuser
@@ -59,7 +93,7 @@ func (pl *planner) alterRole(svc string, r *catalog.Role, login bool) {
 			super = super || a.superOnly
 		}
 	}
-	if login && r.ValidUntil != nil {
+	if login && r.ValidUntil != nil && r.Name != pl.p.MigratorRole(svc) {
 		attrs = append(attrs, "VALID UNTIL 'infinity'")
 	}
 	if len(attrs) == 0 {
@@ -153,7 +187,7 @@ func (pl *planner) planMemberships() {
 	perGrantor := pl.snap.Admin.ServerVersion >= 160000
 	for _, m := range pl.snap.Memberships {
 		svc := pl.roleService[m.Member]
-		if svc == "" {
+		if svc == "" || (m.Member == pl.p.MigratorRole(svc) && m.Role == pl.p.OwnerRole(svc)) {
 			continue
 		}
 		r := pl.snap.Roles[m.Role]
