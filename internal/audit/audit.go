@@ -154,7 +154,7 @@ func (a *auditor) run(ctx context.Context) error {
 		for _, schema := range s.Schemas {
 			a.bySchema[schema] = s
 		}
-		for _, r := range []string{a.p.OwnerRole(s.Name), a.p.AppRole(s.Name)} {
+		for _, r := range []string{a.p.OwnerRole(s.Name), a.p.AppRole(s.Name), a.p.MigratorRole(s.Name)} {
 			a.roleService[r] = s.Name
 			roles = append(roles, r)
 		}

@@ -174,6 +174,14 @@ func TestAuditCatchesEveryHole(t *testing.T) {
 		{name: "app cannot log in",
 			open: "ALTER ROLE " + r("shipping_app") + " NOLOGIN",
 			want: []string{"error roles application role t4b_shipping_app cannot log in"}},
+		{name: "migrator inherits",
+			open: "ALTER ROLE " + r("orders_migrator") + " INHERIT",
+			undo: "ALTER ROLE " + r("orders_migrator") + " NOINHERIT",
+			want: []string{"error roles migrator role t4b_orders_migrator inherits the owner's privileges"}},
+		{name: "migrator member of another service",
+			open: "GRANT " + r("customers_owner") + " TO " + r("orders_migrator"),
+			undo: "REVOKE " + r("customers_owner") + " FROM " + r("orders_migrator"),
+			want: []string{"error membership t4b_orders_migrator is a member of t4b_customers_owner"}},
 	}
 	for _, h := range holes {
 		t.Run(strings.ReplaceAll(h.name, " ", "_"), func(t *testing.T) {

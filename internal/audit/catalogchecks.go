@@ -40,14 +40,18 @@ func (a *auditor) catalogChecks(ctx context.Context, conn *pgx.Conn, roles, sche
 }
 
 // checkRoles: every service role exists, owners cannot log in, application
-// roles can, and none holds SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or
-// BYPASSRLS.
+// and migrator roles can, a migrator does not inherit, and none holds
+// SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS.
 func (a *auditor) checkRoles() {
 	for _, svc := range a.p.Services {
+		migrator := a.p.MigratorRole(svc.Name)
+		if r := a.snap.Roles[migrator]; r != nil && r.Inherit {
+			a.add(Error, "roles", svc.Name, "migrator role %s inherits the owner's privileges (INHERIT): it must only act as the owner through SET ROLE; run `splitschema provision`", migrator)
+		}
 		for _, x := range []struct {
 			name  string
 			login bool
-		}{{a.p.OwnerRole(svc.Name), false}, {a.p.AppRole(svc.Name), true}} {
+		}{{a.p.OwnerRole(svc.Name), false}, {a.p.AppRole(svc.Name), true}, {migrator, true}} {
 			r := a.snap.Roles[x.name]
 			if r == nil {
 				a.add(Error, "roles", svc.Name, "role %s does not exist; run `splitschema provision`", x.name)
@@ -69,7 +73,7 @@ func (a *auditor) checkRoles() {
 			case r.Login && !x.login:
 				a.add(Error, "roles", svc.Name, "owner role %s can log in (LOGIN): the owner of a schema must only be reached through SET ROLE", x.name)
 			case !r.Login && x.login:
-				a.add(Error, "roles", svc.Name, "application role %s cannot log in (NOLOGIN)", x.name)
+				a.add(Error, "roles", svc.Name, "%s role %s cannot log in (NOLOGIN)", map[bool]string{true: "migrator", false: "application"}[x.name == migrator], x.name)
 			}
 		}
 	}
@@ -115,13 +119,25 @@ func (a *auditor) checkPublic() {
 
 // checkMemberships: a service role is a member of no other role, directly
 // or not (another service's role, or a predefined one such as
-// pg_read_all_data, would lend it its privileges).
+// pg_read_all_data, would lend it its privileges), except a migrator, of
+// its own service's owner role and nothing else.
 func (a *auditor) checkMemberships(ctx context.Context, q *pgcatalog.Queries, roles []string) error {
 	rows, err := q.AuditMemberships(ctx, roles)
 	if err != nil {
 		return fmt.Errorf("audit memberships: %w", err)
 	}
+	ownerOf := map[string]bool{}
+	for _, svc := range a.p.Services {
+		migrator, owner := a.p.MigratorRole(svc.Name), a.p.OwnerRole(svc.Name)
+		ownerOf[migrator+" "+owner] = true
+		if !slices.ContainsFunc(rows, func(r pgcatalog.AuditMembershipsRow) bool { return r.Role == migrator && r.MemberOf == owner }) && a.snap.Roles[migrator] != nil {
+			a.add(Error, "membership", svc.Name, "migrator role %s is not a member of %s: migrations cannot run; run `splitschema provision`", migrator, owner)
+		}
+	}
 	for _, r := range rows {
+		if ownerOf[r.Role+" "+r.MemberOf] {
+			continue
+		}
 		a.add(Error, "membership", a.roleService[r.Role], "%s is a member of %s and holds its privileges", r.Role, r.MemberOf)
 	}
 	return nil
