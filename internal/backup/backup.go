@@ -147,7 +147,7 @@ func Dir(p *manifest.Project) string {
 func ServiceRoles(p *manifest.Project) []string {
 	var out []string
 	for _, s := range p.Services {
-		out = append(out, p.OwnerRole(s.Name), p.AppRole(s.Name))
+		out = append(out, p.OwnerRole(s.Name), p.AppRole(s.Name), p.MigratorRole(s.Name))
 	}
 	slices.Sort(out)
 	return out

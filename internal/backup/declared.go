@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -14,21 +15,25 @@ import (
 
 // declaredGlobals returns what a restore may create of the saved globals g:
 // the project's own service roles, each with the attributes provisioning
-// gives it (an owner NOLOGIN, an app role LOGIN, neither SUPERUSER,
-// CREATEROLE, CREATEDB, REPLICATION nor BYPASSRLS) whatever roles.json
-// says, and the app role's saved password verifier; settings of those roles
-// and of the database that any user may set for their own session
-// (userSettings); grants on the database to PUBLIC and to those roles. No
-// membership: provisioning makes a service role a member of no role.
+// gives it (an owner NOLOGIN, an app role LOGIN, a migrator LOGIN NOINHERIT
+// without a password, none SUPERUSER, CREATEROLE, CREATEDB, REPLICATION
+// nor BYPASSRLS) whatever roles.json says, and the app role's saved
+// password verifier; settings of those roles and of the database that any
+// user may set for their own session (userSettings); grants on the
+// database to PUBLIC and to those roles. The only memberships are each
+// migrator's in its owner role, as provisioning grants them.
 // Everything else in roles.json is left out and described in ignored.
 // roles.json is outside input: a backup folder may have been edited.
 func declaredGlobals(p *manifest.Project, g *archive.Globals, userSettings map[string]bool) (out *archive.Globals, ignored []string) {
 	declared := map[string]bool{}
 	apps := map[string]bool{}
+	migrators := map[string]string{} // migrator role -> the owner role it is a member of
 	for _, s := range p.Services {
 		declared[p.OwnerRole(s.Name)] = true
 		declared[p.AppRole(s.Name)] = true
 		apps[p.AppRole(s.Name)] = true
+		declared[p.MigratorRole(s.Name)] = true
+		migrators[p.MigratorRole(s.Name)] = p.OwnerRole(s.Name)
 	}
 	saved := map[string]archive.Role{}
 	for _, r := range g.Roles {
@@ -39,7 +44,10 @@ func declaredGlobals(p *manifest.Project, g *archive.Globals, userSettings map[s
 	}
 	out = &archive.Globals{DefaultACL: g.DefaultACL, Memberships: []archive.Membership{}}
 	for _, name := range ServiceRoles(p) {
-		r := archive.Role{Name: name, Inherit: true, Login: apps[name], ConnLimit: -1}
+		_, migrator := migrators[name]
+		// A migrator logs in only with the password a migration run sets
+		// for itself: none is restored.
+		r := archive.Role{Name: name, Inherit: !migrator, Login: apps[name] || migrator, ConnLimit: -1}
 		if s, ok := saved[name]; ok {
 			if extra := attrList(s); extra != "" {
 				ignored = append(ignored, fmt.Sprintf("role %s%s in roles.json: created as provisioning makes it (%s, none of SUPERUSER, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS)",
@@ -51,7 +59,11 @@ func declaredGlobals(p *manifest.Project, g *archive.Globals, userSettings map[s
 		}
 		out.Roles = append(out.Roles, r)
 	}
+	out.Memberships = append(out.Memberships, declaredMemberships(migrators)...)
 	for _, m := range g.Memberships {
+		if migrators[m.Member] == m.Role {
+			continue
+		}
 		ignored = append(ignored, fmt.Sprintf("membership of %s in %s: a service role is a member of no role, and the project declares no other; not granted", m.Member, m.Role))
 	}
 	for _, s := range g.Settings {
@@ -76,6 +88,16 @@ func declaredGlobals(p *manifest.Project, g *archive.Globals, userSettings map[s
 		out.DatabaseACL = append(out.DatabaseACL, gr)
 	}
 	return out, ignored
+}
+
+// declaredMemberships are the memberships provisioning grants: each
+// migrator role in its service's owner role, sorted by member.
+func declaredMemberships(migrators map[string]string) []archive.Membership {
+	var out []archive.Membership
+	for _, member := range slices.Sorted(maps.Keys(migrators)) {
+		out = append(out, archive.Membership{Role: migrators[member], Member: member})
+	}
+	return out
 }
 
 // attrList renders the attributes of r no service role may hold, e.g.
