@@ -65,12 +65,12 @@ func TestServiceRemove(t *testing.T) {
 		t.Errorf("removing a linked-to service: stderr %s", errOut)
 	}
 	out, _ := expect(0, "service", "remove", "shipping")
-	for _, want := range []string{`DROP SCHEMA "shipping" CASCADE`, `DROP ROLE "rm_shipping_app"`, "DELETE FROM splitschema.service WHERE schema_name = 'shipping'", "to delete ", "/schemas/shipping.yaml", "/migrations/shipping", "rows", "nothing was changed"} {
+	for _, want := range []string{`DROP SCHEMA "shipping" CASCADE`, `DROP ROLE "rm_shipping_app"`, `DROP ROLE "rm_shipping_migrator"`, "DELETE FROM splitschema.service WHERE schema_name = 'shipping'", "to delete ", "/schemas/shipping.yaml", "/migrations/shipping", "rows", "nothing was changed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan does not say %q:\n%s", want, out)
 		}
 	}
-	if schema, roles, file := state(); !schema || roles != 2 || !file {
+	if schema, roles, file := state(); !schema || roles != 3 || !file {
 		t.Fatalf("the plan changed something: schema %v, roles %d, file %v", schema, roles, file)
 	}
 	expect(0, "service", "remove", "shipping", "--yes")

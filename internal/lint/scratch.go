@@ -47,7 +47,7 @@ func newScratch(p *manifest.Project, srv *target.Server) (*scratch, error) {
 	settings.Database = "splitschema_lint_" + id
 	settings.Naming.Prefix = s.prefix
 	for _, svc := range p.Services {
-		for _, role := range []string{settings.Naming.OwnerRole(svc.Name), settings.Naming.AppRole(svc.Name)} {
+		for _, role := range []string{settings.Naming.OwnerRole(svc.Name), settings.Naming.AppRole(svc.Name), settings.Naming.MigratorRole(svc.Name)} {
 			if err := manifest.CheckIdentifier("role", role, manifest.MaxIdentifierLen); err != nil {
 				return nil, fmt.Errorf("scratch role for service %s: %w (lint prefixes role names with %s)", svc.Name, err, s.prefix)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/splitschema/splitschema/internal/manifest"
-	"github.com/splitschema/splitschema/internal/migrate/sqlscan"
 	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/target"
 )
@@ -57,7 +57,7 @@ var ErrUsage = errors.New("usage")
 // when a migration failed; the error is then a *RunError.
 func Up(ctx context.Context, p *manifest.Project, srv *target.Server, o Options) (*Result, error) {
 	return run(ctx, p, srv, o, "up", func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
-		return r.prov.Up(ctx)
+		return r.upTo(ctx, math.MaxInt64)
 	})
 }
 
@@ -71,7 +71,7 @@ func UpTo(ctx context.Context, p *manifest.Project, srv *target.Server, version 
 		return nil, fmt.Errorf("%w: up to version %d: versions start at 1 (to undo migrations, use down)", ErrUsage, version)
 	}
 	return run(ctx, p, srv, o, "up", func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
-		return r.prov.UpTo(ctx, version)
+		return r.upTo(ctx, version)
 	})
 }
 
@@ -106,7 +106,7 @@ func DownTo(ctx context.Context, p *manifest.Project, srv *target.Server, versio
 		return nil, fmt.Errorf("%w: down to version %d needs a service, as versions are per service; to roll back every service use version 0", ErrUsage, version)
 	}
 	return run(ctx, p, srv, o, "down", func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
-		return r.prov.DownTo(ctx, version)
+		return r.downTo(ctx, version)
 	})
 }
 
@@ -197,7 +197,7 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 				return nil, err
 			}
 		}
-		if err := runService(ctx, p, srv, svc, files[svc.Name], command, do, sr, log, pk); err != nil {
+		if err := runService(ctx, p, srv, admin, svc, files[svc.Name], command, do, sr, log, pk); err != nil {
 			return nil, err
 		}
 		if sr.Error == nil && command != "down" {
@@ -225,13 +225,30 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 
 // runService runs do on one service and records the outcome in sr. Only
 // errors that stop the whole run (a cancelled context) are returned.
-func runService(ctx context.Context, p *manifest.Project, srv *target.Server, svc *manifest.Service, files []*File,
+func runService(ctx context.Context, p *manifest.Project, srv *target.Server, admin *pgx.Conn, svc *manifest.Service, files []*File,
 	command string, do step, sr *ServiceResult, log *slog.Logger, pk pkResolver) error {
 	if len(files) == 0 {
 		sr.State = StateUnchanged
 		return nil
 	}
-	r, err := openRunner(p, srv, svc, files, log)
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		sr.Error = &Error{Service: svc.Name, Direction: command, Err: err, Message: err.Error()}
+		return nil
+	}
+	unlock, err := lockService(ctx, admin, svc, lockWait, log)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
+	login, password, clear, err := migratorLogin(ctx, admin, p, svc)
+	if err != nil {
+		return fail(err)
+	}
+	defer clear()
+	r, err := openRunner(p, srv, svc, files, login, password)
 	if err != nil {
 		sr.Error = &Error{Service: svc.Name, Direction: command, Err: err, Message: err.Error()}
 		return nil
@@ -322,8 +339,11 @@ func selectServices(p *manifest.Project, only string, reverse bool) ([]*manifest
 	return out, nil
 }
 
-// loadChecked reads and checks the migrations of the services, by service:
-// a mistake in any file stops a run before anything changes.
+// loadChecked reads the migrations of the services, by service: a file
+// that does not parse stops a run before anything changes. What a
+// migration may do is not decided here by reading its text: it runs as
+// the service's migrator role, which Postgres keeps to the owner's rights
+// (`lint` still points out a SET ROLE it can see).
 func loadChecked(p *manifest.Project, services []*manifest.Service) (map[string][]*File, error) {
 	files := map[string][]*File{}
 	for _, svc := range services {
@@ -331,25 +351,7 @@ func loadChecked(p *manifest.Project, services []*manifest.Service) (map[string]
 		if err != nil {
 			return nil, err
 		}
-		if err := checkFiles(fs); err != nil {
-			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
-		}
 		files[svc.Name] = fs
 	}
 	return files, nil
-}
-
-// checkFiles refuses migrations that would stop running as the owner role.
-func checkFiles(files []*File) error {
-	for _, f := range files {
-		for _, up := range []bool{true, false} {
-			for _, st := range f.Statements(up) {
-				if off, ok := sqlscan.SetsRole(st.SQL); ok {
-					return &ParseError{Path: f.Path, Line: st.Line + sqlscan.LineOf(st.SQL, off),
-						Msg: "a migration may not change its role (SET ROLE, SET SESSION AUTHORIZATION, set_config('role', ...)): migrations run as the service's owner role, which is what keeps a service inside its own schema"}
-				}
-			}
-		}
-	}
-	return nil
 }

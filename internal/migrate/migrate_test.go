@@ -326,29 +326,6 @@ ALTER TABLE payments.payment DROP COLUMN customer_id;
 	}
 }
 
-func TestRefusesRoleChange(t *testing.T) {
-	s := newShop(t)
-	mustWrite(t, s.dir, "migrations/customers/00003_escape.sql", `-- +goose Up
--- +goose StatementBegin
-DO $$
-BEGIN
-    SET ROLE NONE;
-END
-$$;
--- +goose StatementEnd
-
--- +goose Down
-SELECT 1;
-`)
-	_, err := Up(context.Background(), s.p, s.srv, s.opts(""))
-	if err == nil || !strings.Contains(err.Error(), "00003_escape.sql:5") || !strings.Contains(err.Error(), "may not change its role") {
-		t.Fatalf("err = %v", err)
-	}
-	if v := s.versions(t)["catalog"]; v != 0 {
-		t.Errorf("catalog migrated (version %d) although a file was refused", v)
-	}
-}
-
 func TestNotProvisioned(t *testing.T) {
 	dir := copyShop(t)
 	p := mustLoad(t, dir)

@@ -2,21 +2,19 @@ package migrate
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
 	"os"
-	"strings"
+	"slices"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/provision"
@@ -38,24 +36,24 @@ func VersionTableOf(svc *manifest.Service) (string, error) {
 	return svc.Schema + "." + VersionTable, nil
 }
 
-// LockID is the session advisory lock a service's migrations hold while
-// they run, so two runs never migrate the same service at once. It is
-// derived from the schema; advisory locks are per database.
+// LockID is the session advisory lock a run holds on its admin connection
+// while it migrates a service, so two runs never migrate the same service
+// at once. It is derived from the schema; advisory locks are per database.
 func LockID(svc *manifest.Service) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("splitschema migrate " + svc.Schema))
 	return int64(h.Sum64() & 0x7fffffffffffffff)
 }
 
-// lockWait is how long a run waits for another run migrating the same
-// service: lockProbes probes, one a second.
-const lockProbes = 300
-
 // runner runs one service's migrations through its own goose Provider, on a
-// *sql.DB of at most one connection that starts as the service's owner role
-// with search_path set to the service's schema and lock_timeout set: these
-// are startup parameters, so every connection goose uses, inside a
-// transaction or not, runs as the owner.
+// *sql.DB of at most one connection that logs in as the service's migrator
+// role and starts as its owner role, with search_path set to the service's
+// schema and lock_timeout set: these are startup parameters, so every
+// connection goose uses, inside a transaction or not, runs as the owner,
+// and whatever a migration does to its role lands on the migrator, which
+// holds nothing but the owner. No connection is kept idle: each migration
+// file runs in a session of its own (see upTo), so a SET in one file does
+// not reach the next.
 type runner struct {
 	svc    *manifest.Service
 	files  map[int64]*File
@@ -63,9 +61,11 @@ type runner struct {
 	tracer *tracer
 }
 
-// connConfig is the connection of a service's migrations.
-func connConfig(p *manifest.Project, srv *target.Server, svc *manifest.Service) *pgx.ConnConfig {
+// connConfig is the connection of a service's migrations, as login with
+// password.
+func connConfig(p *manifest.Project, srv *target.Server, svc *manifest.Service, login, password string) *pgx.ConnConfig {
 	cfg := srv.Config(srv.Database)
+	cfg.User, cfg.Password = login, password
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
@@ -76,7 +76,7 @@ func connConfig(p *manifest.Project, srv *target.Server, svc *manifest.Service) 
 	return cfg
 }
 
-func openRunner(p *manifest.Project, srv *target.Server, svc *manifest.Service, files []*File, log *slog.Logger) (*runner, error) {
+func openRunner(p *manifest.Project, srv *target.Server, svc *manifest.Service, files []*File, login, password string) (*runner, error) {
 	table, err := VersionTableOf(svc)
 	if err != nil {
 		return nil, err
@@ -85,21 +85,14 @@ func openRunner(p *manifest.Project, srv *target.Server, svc *manifest.Service, 
 	for _, f := range files {
 		r.files[f.Version] = f
 	}
-	cfg := connConfig(p, srv, svc)
+	cfg := connConfig(p, srv, svc, login, password)
 	cfg.Tracer = r.tracer
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	inner, err := lock.NewPostgresSessionLocker(lock.WithLockID(LockID(svc)), lock.WithLockTimeout(1, lockProbes))
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("service %s: migration lock: %w", svc.Name, err)
-	}
-	locker := &politeLocker{SessionLocker: inner, id: LockID(svc), service: svc.Name, log: log}
+	db.SetMaxIdleConns(0)
 	var fsys fs.FS = os.DirFS(p.Path(MigrationsDir, svc.Name))
 	r.prov, err = goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithTableName(table),
-		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(slog.New(slog.DiscardHandler)),
 	)
@@ -174,31 +167,7 @@ func (r *runner) fail(err error, direction string) *Error {
 	if errors.As(err, &pgErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return e
 	}
-	if strings.Contains(err.Error(), "failed to acquire lock") {
-		e.Err = fmt.Errorf("another run is migrating %s: its migration lock (advisory lock %d) stayed taken for %ds: %w", r.svc.Name, LockID(r.svc), lockProbes, err)
-	}
 	return e
-}
-
-// politeLocker says so, once, when it has to wait for another run's
-// migration lock, then waits as goose's session locker does.
-type politeLocker struct {
-	lock.SessionLocker
-	id      int64
-	service string
-	log     *slog.Logger
-}
-
-func (l *politeLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
-	var got bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", l.id).Scan(&got); err != nil {
-		return fmt.Errorf("take the migration lock: %w", err)
-	}
-	if got {
-		return nil
-	}
-	l.log.Warn("another run is migrating this service; waiting for its migration lock", "service", l.service, "advisory_lock", l.id, "wait_max", fmt.Sprintf("%ds", lockProbes))
-	return l.SessionLocker.SessionLock(ctx, conn)
 }
 
 // tracer remembers the last statement that failed on the runner's
@@ -238,3 +207,65 @@ func (t *tracer) failedSQL() string {
 }
 
 func (t *tracer) reset() { t.failedSQL() }
+
+// upTo applies the pending migrations up to and including version, one by
+// one: each file runs in a fresh session (the runner keeps no connection
+// idle), so session state a migration sets never reaches the next one.
+func (r *runner) upTo(ctx context.Context, version int64) ([]*goose.MigrationResult, error) {
+	var done []*goose.MigrationResult
+	for {
+		cur, err := r.prov.GetDBVersion(ctx)
+		if err != nil {
+			return done, err
+		}
+		next := int64(-1)
+		for _, src := range r.prov.ListSources() {
+			if src.Version > cur {
+				next = src.Version
+				break
+			}
+		}
+		if next < 0 || next > version {
+			return done, nil
+		}
+		res, err := r.prov.UpByOne(ctx)
+		if err != nil {
+			return done, withApplied(done, err)
+		}
+		done = append(done, res)
+	}
+}
+
+// downTo rolls back the applied migrations above version, one by one, each
+// in a fresh session.
+func (r *runner) downTo(ctx context.Context, version int64) ([]*goose.MigrationResult, error) {
+	var done []*goose.MigrationResult
+	for {
+		cur, err := r.prov.GetDBVersion(ctx)
+		if err != nil || cur <= version {
+			return done, err
+		}
+		res, err := r.prov.Down(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			return done, nil
+		}
+		if err != nil {
+			return done, withApplied(done, err)
+		}
+		done = append(done, res)
+	}
+}
+
+// withApplied puts the results of earlier steps in front of a failed
+// step's *goose.PartialError, so the caller reports every applied file.
+func withApplied(done []*goose.MigrationResult, err error) error {
+	var pe *goose.PartialError
+	if errors.As(err, &pe) {
+		pe.Applied = append(slices.Clone(done), pe.Applied...)
+		return err
+	}
+	if len(done) > 0 {
+		return &goose.PartialError{Applied: done, Err: err}
+	}
+	return err
+}

@@ -293,7 +293,7 @@ func (r *run) connect(ctx context.Context) error {
 		}
 		if !got {
 			return fmt.Errorf("service %s is being migrated or restored by another session (%s): wait until it is done, then restore again. Nothing was changed",
-				svc.Name, advisoryHolder(ctx, conn, migrate.LockID(svc)))
+				svc.Name, migrate.LockHolder(ctx, conn, migrate.LockID(svc)))
 		}
 	}
 	return nil
@@ -301,21 +301,6 @@ func (r *run) connect(ctx context.Context) error {
 
 // ApplicationName is the application_name of a service restore's session.
 const ApplicationName = "splitschema restore --service"
-
-// advisoryHolder describes the session holding advisory lock key.
-func advisoryHolder(ctx context.Context, conn *pgx.Conn, key int64) string {
-	var pid int
-	var app, state string
-	err := conn.QueryRow(ctx, `
-		SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, '')
-		FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-		  AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 LIMIT 1`, key).Scan(&pid, &app, &state)
-	if err != nil {
-		return "its session has ended since"
-	}
-	return fmt.Sprintf("pid %d, application %q, %s", pid, app, state)
-}
 
 // readLive reads the services' tables, sequences and foreign keys.
 func (r *run) readLive(ctx context.Context) error {
