@@ -91,7 +91,7 @@ func TestOrderIsDependencyOrder(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	files := shop()
-	files["splitschema.yaml"] = "database: shop\nbackups: /var/backups/shop\nlock_timeout: 750ms\nnaming:\n  prefix: acme_\nretention:\n  keep: 3\n  window: 7d\npitr:\n  repo: /srv/pitr\n  archive_timeout: 15s\n"
+	files["splitschema.yaml"] = "database: shop\nbackups: /var/backups/shop\nlock_timeout: 750ms\nstatement_timeout: 10m\nidle_in_transaction_session_timeout: 30s\nnaming:\n  prefix: acme_\nretention:\n  keep: 3\n  window: 7d\npitr:\n  repo: /srv/pitr\n  archive_timeout: 15s\n"
 	p, err := Load(writeProject(t, files))
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +101,9 @@ func TestSettings(t *testing.T) {
 	}
 	if got := p.AppRole("orders"); got != "acme_orders_app" {
 		t.Errorf("app role = %s", got)
+	}
+	if p.Settings.StatementTimeout != 10*time.Minute || p.Settings.IdleInTransactionTimeout != 30*time.Second {
+		t.Errorf("timeouts = %s, %s", p.Settings.StatementTimeout, p.Settings.IdleInTransactionTimeout)
 	}
 	if p.Settings.LockTimeout != 750*time.Millisecond || p.Settings.Keep != 3 || p.Settings.Backups != "/var/backups/shop" {
 		t.Errorf("settings = %+v", p.Settings)
@@ -167,6 +170,8 @@ func TestBadProjects(t *testing.T) {
 			[]string{"splitschema.yaml:2", `unknown key "databse"`}},
 		{"settings bad timeout", map[string]string{"splitschema.yaml": "lock_timeout: soon\n"},
 			[]string{"splitschema.yaml:1", "not a duration"}},
+		{"settings zero statement timeout", map[string]string{"splitschema.yaml": "database: shop\nstatement_timeout: 0s\n"},
+			[]string{"splitschema.yaml:2", "statement_timeout must be at least 1ms"}},
 		{"settings bad window", map[string]string{"splitschema.yaml": "retention:\n  window: a week\n"},
 			[]string{"splitschema.yaml:2", "retention.window"}},
 		{"settings bad archive timeout", map[string]string{"splitschema.yaml": "pitr:\n  archive_timeout: 500ms\n"},

@@ -22,6 +22,13 @@ type Settings struct {
 	Naming Naming `json:"naming"`
 	// LockTimeout bounds how long a migration waits for a lock.
 	LockTimeout time.Duration `json:"lock_timeout"`
+	// StatementTimeout bounds each statement of a migration
+	// (statement_timeout of migration sessions).
+	StatementTimeout time.Duration `json:"statement_timeout"`
+	// IdleInTransactionTimeout ends a migration session left idle inside a
+	// transaction (idle_in_transaction_session_timeout), so a stuck run
+	// never keeps its locks.
+	IdleInTransactionTimeout time.Duration `json:"idle_in_transaction_session_timeout"`
 	// Keep is how many complete backups `backup prune` keeps by default.
 	Keep int `json:"keep"`
 	// BackupKeyFile is the file holding the key that signs backups'
@@ -70,8 +77,12 @@ func DefaultSettings() Settings {
 		Backups:     "backups",
 		Naming:      Naming{OwnerSuffix: "_owner", AppSuffix: "_app"},
 		LockTimeout: 5 * time.Second,
-		Keep:        7,
-		PITR:        PITRSettings{ArchiveTimeout: time.Minute},
+		// A migration's statement may rewrite a big table; an hour bounds a
+		// runaway one without refusing honest work.
+		StatementTimeout:         time.Hour,
+		IdleInTransactionTimeout: time.Minute,
+		Keep:                     7,
+		PITR:                     PITRSettings{ArchiveTimeout: time.Minute},
 	}
 }
 
@@ -80,6 +91,8 @@ type settingsDoc struct {
 	Backups     *string      `yaml:"backups"`
 	Naming      *namingDoc   `yaml:"naming"`
 	LockTimeout *lineString  `yaml:"lock_timeout"`
+	StmtTimeout *lineString  `yaml:"statement_timeout"`
+	IdleTimeout *lineString  `yaml:"idle_in_transaction_session_timeout"`
 	KeyFile     *string      `yaml:"backup_key_file"`
 	Extensions  []lineString `yaml:"extensions"`
 	Retention   *struct {
@@ -98,7 +111,7 @@ type namingDoc struct {
 	AppSuffix   *string `yaml:"app_suffix"`
 }
 
-const settingsKeys = "database, backups, backup_key_file, naming, lock_timeout, retention, pitr, extensions"
+const settingsKeys = "database, backups, backup_key_file, naming, lock_timeout, statement_timeout, idle_in_transaction_session_timeout, retention, pitr, extensions"
 
 // ParseSettings reads splitschema.yaml; file names it in errors.
 func ParseSettings(file string, data []byte) (Settings, error) {
@@ -131,17 +144,9 @@ func ParseSettings(file string, data []byte) (Settings, error) {
 			s.Naming.AppSuffix = *doc.Naming.AppSuffix
 		}
 	}
-	if doc.LockTimeout != nil {
-		d, err := time.ParseDuration(doc.LockTimeout.Value)
-		switch {
-		case err != nil:
-			ps.add(file, doc.LockTimeout.Line, "lock_timeout %q is not a duration such as 5s or 500ms", doc.LockTimeout.Value)
-		case d <= 0 || d < time.Millisecond:
-			ps.add(file, doc.LockTimeout.Line, "lock_timeout must be at least 1ms, got %s", d)
-		default:
-			s.LockTimeout = d
-		}
-	}
+	parseTimeout(&ps, file, "lock_timeout", doc.LockTimeout, &s.LockTimeout)
+	parseTimeout(&ps, file, "statement_timeout", doc.StmtTimeout, &s.StatementTimeout)
+	parseTimeout(&ps, file, "idle_in_transaction_session_timeout", doc.IdleTimeout, &s.IdleInTransactionTimeout)
 	if doc.Retention != nil && doc.Retention.Keep != nil {
 		s.Keep = *doc.Retention.Keep
 		if s.Keep < 1 {
@@ -189,6 +194,23 @@ func ParseSettings(file string, data []byte) (Settings, error) {
 	}
 	ps = append(ps, checkNaming(file, s.Naming)...)
 	return s, ps.err()
+}
+
+// parseTimeout reads the duration of key, when given, into d: at least 1ms,
+// as PostgreSQL's timeouts count milliseconds.
+func parseTimeout(ps *problems, file, key string, v *lineString, d *time.Duration) {
+	if v == nil {
+		return
+	}
+	got, err := time.ParseDuration(v.Value)
+	switch {
+	case err != nil:
+		ps.add(file, v.Line, "%s %q is not a duration such as 5s or 500ms", key, v.Value)
+	case got < time.Millisecond:
+		ps.add(file, v.Line, "%s must be at least 1ms, got %s", key, got)
+	default:
+		*d = got
+	}
 }
 
 func checkNaming(file string, n Naming) problems {

@@ -213,6 +213,10 @@ func hintFor(p *manifest.Project, service, stmt string, pgErr *pgconn.PgError, l
 		return fmt.Sprintf("migrations of %s run as %s, which may only change schema %s and reference the columns its links declare", service, p.OwnerRole(service), svc.Schema)
 	case pgsql.LockNotAvailable: // lock_not_available
 		return fmt.Sprintf("the migration waited lock_timeout (%s) for a lock another session holds (a long-running query, transaction or backup) and gave up rather than block every query queued behind it; retry when that session is done, or raise lock_timeout in %s", lockTimeout, manifest.SettingsFile)
+	case pgsql.QueryCanceled: // query_canceled
+		if strings.Contains(pgErr.Message, "statement timeout") {
+			return fmt.Sprintf("the statement ran longer than statement_timeout (%s) and was cancelled; make it cheaper (batch a backfill over several migrations, CREATE INDEX CONCURRENTLY in a NO TRANSACTION migration) or raise statement_timeout in %s", p.Settings.StatementTimeout, manifest.SettingsFile)
+		}
 	case pgsql.DependentObjectsStillExist: // dependent_objects_still_exist
 		if deps := p.Dependants(service); len(deps) > 0 {
 			return fmt.Sprintf("other objects depend on it, such as the foreign keys of %s, which link to %s: keep the referenced columns, or first drop those foreign keys in a new migration of %s (never roll back every service for this)", strings.Join(deps, ", "), service, strings.Join(deps, " or "))

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 var shopLatest = map[string]int64{"catalog": 1, "customers": 2, "orders": 2, "payments": 2, "shipping": 2}
@@ -291,6 +293,52 @@ ALTER TABLE customers.customer DROP COLUMN loyalty;
 	}
 	if res := s.up(t); !res.OK || s.versions(t)["customers"] != 3 {
 		t.Errorf("after the lock went away: %s", res.Human())
+	}
+}
+
+// TestStatementTimeout checks that a migration's statement is cancelled
+// after statement_timeout, with a hint naming the setting, and that a
+// migration session left idle in a transaction is ended.
+func TestStatementTimeout(t *testing.T) {
+	s := newShop(t, "statement_timeout: 200ms\nidle_in_transaction_session_timeout: 300ms")
+	s.up(t)
+	ctx := context.Background()
+	mustWrite(t, s.dir, "migrations/customers/00003_slow.sql", `-- +goose Up
+SELECT pg_sleep(30);
+
+-- +goose Down
+SELECT 1;
+`)
+	res, err := Up(ctx, s.p, s.srv, s.opts("customers"))
+	if err == nil {
+		t.Fatal("a 30 s statement ran under statement_timeout 200ms")
+	}
+	e := res.Service("customers").Error
+	t.Logf("the error:\n%s", e)
+	if e.Code != pgsql.QueryCanceled || e.Line != 2 || !strings.Contains(e.Hint, "statement_timeout (200ms)") {
+		t.Errorf("error = %+v", e)
+	}
+	if got := s.versions(t)["customers"]; got != 2 {
+		t.Errorf("customers at version %d after the cancelled migration, want 2", got)
+	}
+	// The session settings a migration runs with.
+	mustWrite(t, s.dir, "migrations/customers/00003_slow.sql", `-- +goose Up
+CREATE TABLE customers.settings_seen AS
+SELECT current_setting('statement_timeout') AS st,
+       current_setting('idle_in_transaction_session_timeout') AS idle;
+
+-- +goose Down
+DROP TABLE customers.settings_seen;
+`)
+	if res := s.up(t); !res.OK {
+		t.Fatalf("up: %s", res.Human())
+	}
+	var st, idle string
+	if err := mustConnect(t, s.srv).QueryRow(ctx, "SELECT st, idle FROM customers.settings_seen").Scan(&st, &idle); err != nil {
+		t.Fatal(err)
+	}
+	if st != "200ms" || idle != "300ms" {
+		t.Errorf("migration session: statement_timeout %s, idle_in_transaction_session_timeout %s; want 200ms, 300ms", st, idle)
 	}
 }
 

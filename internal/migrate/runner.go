@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -71,9 +72,17 @@ func connConfig(p *manifest.Project, srv *target.Server, svc *manifest.Service, 
 	}
 	cfg.RuntimeParams["role"] = p.OwnerRole(svc.Name)
 	cfg.RuntimeParams["search_path"] = provision.SearchPathSetting(p.SearchPath(svc))
-	cfg.RuntimeParams["lock_timeout"] = fmt.Sprintf("%dms", max(p.Settings.LockTimeout.Milliseconds(), 1))
+	cfg.RuntimeParams["lock_timeout"] = millis(p.Settings.LockTimeout)
+	cfg.RuntimeParams["statement_timeout"] = millis(p.Settings.StatementTimeout)
+	cfg.RuntimeParams["idle_in_transaction_session_timeout"] = millis(p.Settings.IdleInTransactionTimeout)
 	cfg.RuntimeParams["application_name"] = "splitschema migrate " + svc.Name
 	return cfg
+}
+
+// millis is d as a PostgreSQL timeout setting, at least 1ms (0 would turn
+// the timeout off).
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%dms", max(d.Milliseconds(), 1))
 }
 
 func openRunner(p *manifest.Project, srv *target.Server, svc *manifest.Service, files []*File, login, password string) (*runner, error) {
