@@ -32,7 +32,7 @@ func provisionCommands() []*ucli.Command {
 		{
 			Name:  "provision",
 			Usage: "create or repair the database, the service roles, schemas and grants, and the guard",
-			Description: "Applies the plan in one transaction under an advisory lock; a second run changes nothing.\n" +
+			Description: "Applies the plan in one transaction under the provisioning lock; a second run changes nothing.\n" +
 				"Application passwords come from SPLITSCHEMA_PASSWORD_<SERVICE>, else from\n" +
 				".splitschema/secrets/<service>.env, else are generated; whenever a password is set it is written\n" +
 				"to that file (mode 0600). Passwords are never printed. An existing role whose password is known\n" +

@@ -12,11 +12,13 @@
 //
 // Each service's version table is <schema>.goose_db_version, inside the
 // service's own schema, so every snapshot of the database carries every
-// service's migration state; each service has its own session advisory
-// lock (LockID), so two runs never migrate one service at the same time.
+// service's migration state. A run holds the migration lock (LockService),
+// a lock on the toolkit's table no service role can take, so two runs never
+// migrate at the same time.
 //
-// Migrations may not change their role (SET ROLE, SET SESSION
-// AUTHORIZATION): the admin connection could otherwise leave the owner
-// role. The check is a scan of the statements (see sqlscan.SetsRole), so it
-// is a safety net against mistakes, not a sandbox for hostile SQL.
+// Migrations log in as the service's migrator role, a member of its owner
+// role only, with a password set for the run, and run as the owner: what a
+// migration does to its session (RESET ROLE, SET ROLE NONE, set_config)
+// lands on the owner or the migrator, and Postgres refuses the rest
+// (testdata/hostile). sqlscan.SetsRole is left to lint, as a hint.
 package migrate

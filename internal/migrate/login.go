@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,69 +11,152 @@ import (
 
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/pgsql"
+	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/secrets"
+	"github.com/splitschema/splitschema/internal/target"
 )
 
 // lockWait is how long a run waits for another run migrating the same
 // service before it gives up and names the session that holds the lock.
 const lockWait = 300 * time.Second
 
-// lockPoll is how often a waiting run tries the lock again.
-const lockPoll = 200 * time.Millisecond
+// lockAttempt bounds each try for the lock, so that a waiting run never
+// queues for long behind whoever holds it; lockPause separates tries.
+const (
+	lockAttempt = 200 * time.Millisecond
+	lockPause   = 100 * time.Millisecond
+)
 
-// lockService takes svc's migration lock on the admin connection and
-// holds it until unlock: two runs never migrate one service at once, and
-// the run that holds it alone knows the migrator's password. The wait is
-// bounded by wait; the error then names the holder.
-func lockService(ctx context.Context, admin *pgx.Conn, svc *manifest.Service, wait time.Duration, log *slog.Logger) (unlock func(), err error) {
-	key := LockID(svc)
+// lockApplication is the application_name of the session holding the
+// migration lock, by which a waiting run finds and names it.
+const lockApplication = "splitschema migration lock"
+
+// LockService takes the migration lock for svc and holds it until unlock:
+// two runs (migrations, a one-service restore) never work at once. The lock
+// is SHARE UPDATE EXCLUSIVE on the toolkit's table of services, taken in a
+// session of its own, so it covers every service of the database (one such
+// run at a time; provisioning waits for it too). No service role holds a
+// privilege on that table, so no application can take the lock or make a
+// run wait, as it could with an advisory lock, whose keys anyone can read in
+// pg_locks and take. It is a table lock in a transaction that holds no
+// snapshot and no transaction id, so CREATE INDEX CONCURRENTLY in a
+// migration does not wait for it (a row lock would). The wait is bounded by
+// wait (0: one try); the error then names the session that holds it. log
+// (may be nil) hears once that the run waits.
+func LockService(ctx context.Context, srv *target.Server, svc *manifest.Service, wait time.Duration, log *slog.Logger) (unlock func(), err error) {
+	cfg := srv.Config(srv.Database)
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = lockApplication
+	cfg.RuntimeParams["lock_timeout"] = fmt.Sprintf("%dms", lockAttempt.Milliseconds())
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: migration lock: connect to database %s on %s: %s", svc.Name, srv.Database, srv.Addr(), target.Redact(err.Error()))
+	}
+	lockable, err := provision.CanLockToolkit(ctx, conn)
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("service %s: migration lock: %w", svc.Name, err)
+	}
+	if !lockable && log != nil {
+		log.Warn("the admin may not lock the toolkit's table (neither a superuser nor its owner): the migration lock falls back to an advisory lock, which an application could hold (the wait stays bounded)", "service", svc.Name)
+	}
 	deadline := time.Now().Add(wait)
 	warned := false
 	for {
-		var got bool
-		if err := admin.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
-			return nil, fmt.Errorf("service %s: take the migration lock: %w", svc.Name, err)
+		unlock, err := tryServiceLock(ctx, conn, lockable)
+		if err == nil {
+			return unlock, nil
 		}
-		if got {
-			return func() {
-				_, _ = admin.Exec(context.WithoutCancel(ctx), "SELECT pg_catalog.pg_advisory_unlock($1)", key)
-			}, nil
+		if !errors.Is(err, errLockBusy) && !pgsql.IsCode(err, pgsql.LockNotAvailable) {
+			conn.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("service %s: migration lock: %w", svc.Name, err)
 		}
-		if !warned {
-			log.Warn("another run is migrating this service; waiting for its migration lock", "service", svc.Name,
-				"holder", LockHolder(ctx, admin, key), "wait_max", wait.String())
+		if !warned && log != nil {
+			log.Warn("another run is migrating or restoring this service; waiting for its lock", "service", svc.Name,
+				"holder", lockHolder(ctx, conn), "wait_max", wait.String())
 			warned = true
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("another session holds the migration lock of service %s (advisory lock %d: %s) and kept it for %s; nothing of %s was migrated: wait until it ends, or end it (SELECT pg_terminate_backend(<pid>)) if it is stuck",
-				svc.Name, key, LockHolder(ctx, admin, key), wait, svc.Name)
+		if !time.Now().Before(deadline) {
+			holder := lockHolder(ctx, conn)
+			conn.Close(context.WithoutCancel(ctx))
+			return nil, &LockedError{Service: svc.Name, Holder: holder, Waited: wait}
 		}
 		select {
 		case <-ctx.Done():
+			conn.Close(context.WithoutCancel(ctx))
 			return nil, ctx.Err()
-		case <-time.After(lockPoll):
+		case <-time.After(lockPause):
 		}
 	}
 }
 
-// LockHolder describes the session holding advisory lock key in the
-// connection's database: its pid, role, application and since when.
-func LockHolder(ctx context.Context, conn *pgx.Conn, key int64) string {
+// advisoryKey is the migration lock for an admin that may not lock the
+// toolkit's table.
+const advisoryKey int64 = 0x73706c6974736368 // "splitsch"
+
+// errLockBusy marks a failed try for the advisory fallback.
+var errLockBusy = errors.New("busy")
+
+// tryServiceLock tries the migration lock once on conn and returns how to
+// give it back (which also closes conn).
+func tryServiceLock(ctx context.Context, conn *pgx.Conn, lockable bool) (func(), error) {
+	if !lockable {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_lock($1)", advisoryKey).Scan(&got); err != nil {
+			return nil, err
+		}
+		if !got {
+			return nil, errLockBusy
+		}
+		return func() { conn.Close(context.WithoutCancel(ctx)) }, nil
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+pgsql.Ident(provision.ToolkitSchema, "service")+" IN SHARE UPDATE EXCLUSIVE MODE"); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return func() {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		conn.Close(context.WithoutCancel(ctx))
+	}, nil
+}
+
+// LockedError says that another session held a service's lock for longer
+// than the run would wait.
+type LockedError struct {
+	Service string
+	// Holder describes the session holding the lock.
+	Holder string
+	Waited time.Duration
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("service %s: another run is migrating or restoring this database's services (%s); waited %s; nothing of %s was changed: try again when it is done, or end that session if it is stuck (SELECT pg_terminate_backend(<pid>))",
+		e.Service, e.Holder, e.Waited, e.Service)
+}
+
+// lockHolder describes the session holding the migration lock: its pid,
+// role, since when, and what it runs.
+func lockHolder(ctx context.Context, conn *pgx.Conn) string {
 	var pid int
-	var user, app, state string
+	var user, state string
 	var since *time.Time
 	err := conn.QueryRow(ctx, `
-		SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''), coalesce(a.state, ''), a.xact_start
-		FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-		  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-		  AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 LIMIT 1`, key).Scan(&pid, &user, &app, &state, &since)
+		SELECT pid, coalesce(usename, ''), coalesce(state, ''), xact_start
+		FROM pg_catalog.pg_stat_activity
+		WHERE datname = pg_catalog.current_database() AND application_name = $1 AND pid <> pg_catalog.pg_backend_pid()
+		ORDER BY xact_start LIMIT 1`, lockApplication).Scan(&pid, &user, &state, &since)
 	if err != nil {
-		return "its session has ended since"
+		return "a session that has ended since"
 	}
-	s := fmt.Sprintf("pid %d, role %s, application %q, %s", pid, user, app, state)
+	s := fmt.Sprintf("pid %d, role %s, %s", pid, user, state)
 	if since != nil {
-		s += ", in a transaction since " + since.UTC().Format(time.RFC3339)
+		s += ", holding it since " + since.UTC().Format(time.RFC3339)
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
@@ -39,6 +41,9 @@ type Options struct {
 	// migrations create; a link the migrations do not create then fails
 	// after provisioning, when its grant is made.
 	DeferLinks bool
+	// LockWait bounds how long a run waits for another run (or a
+	// one-service restore) working on the same service; 0 means 5 minutes.
+	LockWait time.Duration
 
 	// files are the migrations Apply already read and checked, by service;
 	// nil makes the run read them.
@@ -197,7 +202,7 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 				return nil, err
 			}
 		}
-		if err := runService(ctx, p, srv, admin, svc, files[svc.Name], command, do, sr, log, pk); err != nil {
+		if err := runService(ctx, p, srv, admin, svc, files[svc.Name], command, do, sr, log, pk, cmp.Or(o.LockWait, lockWait)); err != nil {
 			return nil, err
 		}
 		if sr.Error == nil && command != "down" {
@@ -226,7 +231,7 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 // runService runs do on one service and records the outcome in sr. Only
 // errors that stop the whole run (a cancelled context) are returned.
 func runService(ctx context.Context, p *manifest.Project, srv *target.Server, admin *pgx.Conn, svc *manifest.Service, files []*File,
-	command string, do step, sr *ServiceResult, log *slog.Logger, pk pkResolver) error {
+	command string, do step, sr *ServiceResult, log *slog.Logger, pk pkResolver, wait time.Duration) error {
 	if len(files) == 0 {
 		sr.State = StateUnchanged
 		return nil
@@ -238,7 +243,7 @@ func runService(ctx context.Context, p *manifest.Project, srv *target.Server, ad
 		sr.Error = &Error{Service: svc.Name, Direction: command, Err: err, Message: err.Error()}
 		return nil
 	}
-	unlock, err := lockService(ctx, admin, svc, lockWait, log)
+	unlock, err := LockService(ctx, srv, svc, wait, log)
 	if err != nil {
 		return fail(err)
 	}

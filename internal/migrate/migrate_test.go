@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/splitschema/splitschema/internal/pgsql"
+	"github.com/splitschema/splitschema/internal/provision"
+	"github.com/splitschema/splitschema/internal/secrets"
 )
 
 var shopLatest = map[string]int64{"catalog": 1, "customers": 2, "orders": 2, "payments": 2, "shipping": 2}
@@ -488,31 +491,131 @@ func TestApply(t *testing.T) {
 func TestMigrationLock(t *testing.T) {
 	s := newShop(t)
 	ctx := context.Background()
-	holder := mustConnect(t, s.srv)
-	mustExec(t, holder, "SELECT pg_advisory_lock($1)", LockID(s.p.Service("catalog")))
-	var logs strings.Builder
+	unlock, err := LockService(ctx, s.srv, s.p.Service("catalog"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
 	o := s.opts("catalog")
-	o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	o.Log = slog.New(slog.NewTextHandler(logs, nil))
 	done := make(chan error, 1)
 	go func() {
 		_, err := Up(ctx, s.p, s.srv, o)
 		done <- err
 	}()
-	time.Sleep(500 * time.Millisecond)
-	select {
-	case err := <-done:
-		t.Fatalf("up did not wait for the lock: %v", err)
-	default:
+	// Wait until the run says it waits (a condition, not a sleep).
+	for !strings.Contains(logs.String(), "waiting for its lock") {
+		select {
+		case err := <-done:
+			t.Fatalf("up did not wait for the lock: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	mustExec(t, holder, "SELECT pg_advisory_unlock($1)", LockID(s.p.Service("catalog")))
+	if !strings.Contains(logs.String(), "holder=\"pid ") {
+		t.Errorf("the wait does not name the holder:\n%s", logs.String())
+	}
+	unlock()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "another run is migrating this service") {
-		t.Errorf("logs:\n%s", logs.String())
-	}
 	if v := s.versions(t)["catalog"]; v != 1 {
 		t.Errorf("catalog at %d", v)
+	}
+
+	// A holder that outlasts the bound: the run gives up, names it, and
+	// changes nothing.
+	unlock, err = LockService(ctx, s.srv, s.p.Service("customers"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	o = s.opts("customers")
+	o.LockWait = 300 * time.Millisecond
+	res, _ := Up(ctx, s.p, s.srv, o)
+	e := res.Service("customers").Error
+	var locked *LockedError
+	if e == nil || !errors.As(e.Err, &locked) || !strings.Contains(e.Error(), "pid ") || !strings.Contains(e.Error(), "nothing of customers was changed") {
+		t.Fatalf("error = %v, want a LockedError naming the holder", e)
+	}
+	if v := s.versions(t)["customers"]; v != 0 {
+		t.Errorf("customers migrated to %d without the lock", v)
+	}
+}
+
+// TestLockHostage: an application role takes every advisory lock key it
+// can see and tries the toolkit's lock table; a migration run neither
+// waits for it nor fails.
+func TestLockHostage(t *testing.T) {
+	s := newShop(t)
+	ctx := context.Background()
+	busy, err := LockService(ctx, s.srv, s.p.Service("catalog"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appURL, err := secrets.URL(s.dir, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := pgx.Connect(ctx, appURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+	busy()
+	// The provisioning key, and every advisory lock held now.
+	if _, err := app.Exec(ctx, `SELECT pg_advisory_lock($1)`, provision.LockKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Exec(ctx, `SELECT pg_advisory_lock((l.classid::bigint << 32) | l.objid::bigint) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := app.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, "SELECT 1 FROM splitschema.service FOR UPDATE")
+	if !pgsql.IsCode(err, pgsql.InsufficientPrivilege) {
+		t.Errorf("an app locking the toolkit's table: err = %v, want permission denied", err)
+	}
+	tx.Rollback(ctx)
+	for _, mode := range []string{"ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE ROW EXCLUSIVE", "ACCESS EXCLUSIVE"} {
+		tx, err := app.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "LOCK TABLE splitschema.service IN "+mode+" MODE"); !pgsql.IsCode(err, pgsql.InsufficientPrivilege) {
+			t.Errorf("an app's LOCK TABLE splitschema.service IN %s MODE: err = %v, want permission denied", mode, err)
+		}
+		tx.Rollback(ctx)
+	}
+	// What the app may take (it reads the table through the guard's
+	// functions) conflicts with neither lock: it holds it throughout.
+	held, err := app.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Rollback(ctx)
+	if _, err := held.Exec(ctx, "LOCK TABLE splitschema.service IN ACCESS SHARE MODE"); err != nil {
+		t.Logf("the app may not even read the table: %v", err)
+	}
+	o := s.opts("")
+	o.LockWait = time.Second
+	if res, err := Up(ctx, s.p, s.srv, o); err != nil || !res.OK {
+		t.Fatalf("up while an app holds advisory locks: %v", err)
+	}
+	if _, err := provision.ApplyWith(ctx, s.p, s.srv, nil, provision.Options{LockWait: time.Second}); err != nil {
+		t.Fatalf("provision while an app holds the old provisioning key: %v", err)
+	}
+	// A toolkit run holding the lock: provisioning gives up after its
+	// bound, names the holder, and changes nothing.
+	unlock, err := LockService(ctx, s.srv, s.p.Service("orders"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	_, err = provision.ApplyWith(ctx, s.p, s.srv, nil, provision.Options{LockWait: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "provisioning lock") || !strings.Contains(err.Error(), `application "splitschema migration lock"`) {
+		t.Errorf("provision while a migration run holds the lock: err = %v, want a bounded wait naming the holder", err)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -35,15 +34,6 @@ func VersionTableOf(svc *manifest.Service) (string, error) {
 		return "", fmt.Errorf("service %s: %w", svc.Name, err)
 	}
 	return svc.Schema + "." + VersionTable, nil
-}
-
-// LockID is the session advisory lock a run holds on its admin connection
-// while it migrates a service, so two runs never migrate the same service
-// at once. It is derived from the schema; advisory locks are per database.
-func LockID(svc *manifest.Service) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("splitschema migrate " + svc.Schema))
-	return int64(h.Sum64() & 0x7fffffffffffffff)
 }
 
 // runner runs one service's migrations through its own goose Provider, on a

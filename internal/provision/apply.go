@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -15,17 +16,17 @@ import (
 	"github.com/splitschema/splitschema/internal/target"
 )
 
-// LockKey is the advisory lock (pg_advisory_lock, in the project database)
-// that Apply holds from before it reads the catalog until its secrets files
-// are written, so that concurrent runs take turns.
+// LockKey is the transaction advisory lock that serializes the first
+// provisionings of a database, before the toolkit's table of services
+// exists (see lockProvision).
 var LockKey = func() int64 {
 	h := fnv.New64a()
 	h.Write([]byte("splitschema provision"))
 	return int64(h.Sum64())
 }()
 
-// Apply computes the plan and applies it in one transaction under an
-// advisory lock; it returns what it did. The database is created first when
+// Apply computes the plan and applies it in one transaction under the
+// provisioning lock (lockProvision); it returns what it did. The database is created first when
 // missing (CREATE DATABASE cannot run in a transaction; a concurrent creator
 // is fine). A second run, or a concurrent one that waited for the lock,
 // finds nothing to do. Passwords it sets are written to the services'
@@ -51,14 +52,9 @@ func ApplyWith(ctx context.Context, p *manifest.Project, srv *target.Server, log
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", LockKey); err != nil {
-		return nil, fmt.Errorf("provision: take the advisory lock: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey)
-
-	tx, err := conn.Begin(ctx)
+	tx, err := lockProvision(ctx, conn, cmp.Or(opts.LockWait, LockWait))
 	if err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	cs, err := compute(ctx, tx, p, srv, opts, false, true)
@@ -101,6 +97,10 @@ func ApplyWith(ctx context.Context, p *manifest.Project, srv *target.Server, log
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("provision: commit: %w", err)
 	}
+	// The lock went with the commit. A run that takes it now reads the
+	// catalog first, which takes far longer than these renames; and if it
+	// did read a secrets file before its rename, it would only set the
+	// role's password again, from the file it read.
 	for _, st := range staged {
 		if err := st.Commit(); err != nil {
 			return nil, fmt.Errorf("provision: the changes are committed, but: %w", err)

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,6 +44,9 @@ type Options struct {
 	// NewPasswords names services whose application role gets a newly
 	// generated password (and secrets file) even though it has one.
 	NewPasswords []string
+	// LockWait bounds how long Apply waits for another provisioning run;
+	// 0 means LockWait.
+	LockWait time.Duration
 }
 
 // Plan reads the live catalog once and returns the changes that would bring

@@ -154,6 +154,7 @@ type run struct {
 	services []*manifest.Service
 	backup   *backup.Reader
 	conn     *pgx.Conn
+	unlocks  []func() // release the services' migration locks
 	tables   []*table // every table of the services, version tables included
 	merged   []*table // those merged, in dependency order
 	versions map[string]*table
@@ -189,10 +190,11 @@ func (r *run) do(ctx context.Context) (*Result, error) {
 	if err := r.checkManifest(); err != nil {
 		return nil, err
 	}
-	if err := r.connect(ctx); err != nil {
+	err = r.connect(ctx)
+	defer r.release()
+	if err != nil {
 		return nil, err
 	}
-	defer r.conn.Close(context.Background())
 	if err := r.readLive(ctx); err != nil {
 		return nil, err
 	}
@@ -270,7 +272,7 @@ func (r *run) checkManifest() error {
 
 // connect opens the restore's session on the live database, as the admin,
 // and takes each service's migration lock, so that no migration and no
-// other restore of these services runs until the session ends.
+// other restore of these services runs until the restore ends (close).
 func (r *run) connect(ctx context.Context) error {
 	cfg := r.srv.Config(r.srv.Database)
 	cfg.RuntimeParams["application_name"] = ApplicationName
@@ -286,17 +288,23 @@ func (r *run) connect(ctx context.Context) error {
 	if !super {
 		return fmt.Errorf("service restore connects to %s as %s, who is not a superuser: it writes every restored service's tables and reads the others'; connect as a superuser. Nothing was changed", r.srv.Addr(), r.srv.User())
 	}
-	for _, svc := range r.services {
-		var got bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", migrate.LockID(svc)).Scan(&got); err != nil {
-			return fmt.Errorf("take the migration lock of service %s: %w", svc.Name, err)
-		}
-		if !got {
-			return fmt.Errorf("service %s is being migrated or restored by another session (%s): wait until it is done, then restore again. Nothing was changed",
-				svc.Name, migrate.LockHolder(ctx, conn, migrate.LockID(svc)))
-		}
+	// One lock covers every service of the database.
+	unlock, err := migrate.LockService(ctx, r.srv, r.services[0], 0, nil)
+	if err != nil {
+		return fmt.Errorf("take the migration lock: %w", err)
 	}
+	r.unlocks = append(r.unlocks, unlock)
 	return nil
+}
+
+// release ends the restore's session and gives back the services' locks.
+func (r *run) release() {
+	if r.conn != nil {
+		r.conn.Close(context.Background())
+	}
+	for _, unlock := range r.unlocks {
+		unlock()
+	}
 }
 
 // ApplicationName is the application_name of a service restore's session.
