@@ -49,7 +49,7 @@ func runServiceRestore(e *env, id string) error {
 	pr := e.progress()
 	res, err := svcrestore.Restore(e.ctx, p, srv, id, svcrestore.Options{
 		Services: services, DryRun: e.c.Bool("dry-run"),
-		Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), Logger: e.log,
+		Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), AllowUnsigned: e.c.Bool("allow-unsigned"), Logger: e.log,
 		Progress: func(step string) { pr.show("restore: %s…", step) },
 	})
 	pr.done()

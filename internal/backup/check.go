@@ -94,25 +94,10 @@ func checkDir(ctx context.Context, dir string, jobs int, done func(int64), key *
 		return nil, nil, err
 	}
 	res := &CheckResult{ID: m.ID, Path: dir, Files: len(m.Files), Bytes: m.Totals.Bytes, Warnings: []string{}}
-	res.Signature = m.CheckSignature(key)
-	var sigProblem string
-	switch res.Signature {
-	case archive.SignatureBad:
-		sigProblem = "its signature does not match the configured key (" + key.Source + "): the manifest was changed after the backup was signed; refusing it"
-	case archive.SignatureOtherKey:
-		sigProblem = fmt.Sprintf("it was signed with another key (id %s) than the configured one (id %s, %s): its signature cannot be checked; configure that key", m.Seal.KeyID, key.ID, key.Source)
-	case archive.Unsigned:
-		what := "unsigned backup: its checksums find damage, not a forgery (whoever edits a file can update the manifest too)"
-		if m.Seal == nil {
-			what = fmt.Sprintf("manifest format %d, written before manifests were sealed: neither its own checksum nor a signature can be checked", m.Format)
-		}
-		if key != nil && !allowUnsigned {
-			sigProblem = what + "; a key is configured (" + key.Source + "), so an unsigned backup is refused: --allow-unsigned accepts it"
-		} else {
-			res.Warnings = append(res.Warnings, what)
-		}
-	case archive.SignatureNotChecked:
-		res.Warnings = append(res.Warnings, fmt.Sprintf("signed with key %s, but no key is configured (%s or backup_key_file): the signature was not checked", m.Seal.KeyID, KeyEnv))
+	var sigProblem, sigWarning string
+	res.Signature, sigProblem, sigWarning = judgeSignature(m, key, allowUnsigned)
+	if sigWarning != "" {
+		res.Warnings = append(res.Warnings, sigWarning)
 	}
 	res.Problems, err = archive.Check(ctx, dir, m, jobs, done)
 	if err != nil {
@@ -151,4 +136,31 @@ func (e *ProblemsError) Error() string {
 		parts = append(parts, p.String())
 	}
 	return fmt.Sprintf("backup %s is damaged, refusing to restore it: %s", e.ID, strings.Join(parts, "; "))
+}
+
+// judgeSignature checks m's signature against key (nil: none configured)
+// and says what restore, verify and a one-service restore make of it: a
+// problem refuses the backup, a warning is printed. An unsigned backup is
+// refused while a key is configured, unless allowUnsigned.
+func judgeSignature(m *archive.Manifest, key *archive.Key, allowUnsigned bool) (sig archive.Signature, problem, warning string) {
+	sig = m.CheckSignature(key)
+	switch sig {
+	case archive.SignatureBad:
+		problem = "its signature does not match the configured key (" + key.Source + "): the manifest was changed after the backup was signed; refusing it"
+	case archive.SignatureOtherKey:
+		problem = fmt.Sprintf("it was signed with another key (id %s) than the configured one (id %s, %s): its signature cannot be checked; configure that key", m.Seal.KeyID, key.ID, key.Source)
+	case archive.Unsigned:
+		what := "unsigned backup: its checksums find damage, not a forgery (whoever edits a file can update the manifest too)"
+		if m.Seal == nil {
+			what = fmt.Sprintf("manifest format %d, written before manifests were sealed: neither its own checksum nor a signature can be checked", m.Format)
+		}
+		if key != nil && !allowUnsigned {
+			problem = what + "; a key is configured (" + key.Source + "), so an unsigned backup is refused: --allow-unsigned accepts it"
+		} else {
+			warning = what
+		}
+	case archive.SignatureNotChecked:
+		warning = fmt.Sprintf("signed with key %s, but no key is configured (%s or backup_key_file): the signature was not checked", m.Seal.KeyID, KeyEnv)
+	}
+	return sig, problem, warning
 }

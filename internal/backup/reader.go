@@ -27,13 +27,18 @@ type Reader struct {
 	restore  tool
 	unlock   func()
 	jobs     int
+	// Warnings say what could not be checked (an unsigned backup, a
+	// signature without a configured key).
+	Warnings []string
 }
 
 // OpenReader opens backup id of project p for reading with the pg_restore
 // of pgBinDir (see RestoreOptions.PgBinDir), which must be at least as new
-// as the pg_dump that wrote the backup. srv, when set, is the server whose
+// as the pg_dump that wrote the backup. Its manifest's signature is judged
+// as restore judges it: a bad one, or an unsigned backup while a key is
+// configured (unless allowUnsigned), is refused. srv, when set, is the server whose
 // own client programs are preferred. Close releases it.
-func OpenReader(ctx context.Context, p *manifest.Project, srv *target.Server, id, pgBinDir string, jobs int) (*Reader, error) {
+func OpenReader(ctx context.Context, p *manifest.Project, srv *target.Server, id, pgBinDir string, jobs int, allowUnsigned bool) (*Reader, error) {
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
@@ -53,6 +58,17 @@ func OpenReader(ctx context.Context, p *manifest.Project, srv *target.Server, id
 	}
 	if r.Manifest, err = archive.Read(dir); err != nil {
 		return fail(err)
+	}
+	key, err := LoadKey(p)
+	if err != nil {
+		return fail(err)
+	}
+	_, problem, warning := judgeSignature(r.Manifest, key, allowUnsigned)
+	if problem != "" {
+		return fail(&ProblemsError{ID: id, Problems: []archive.Problem{{Path: archive.ManifestFile, Problem: problem}}})
+	}
+	if warning != "" {
+		r.Warnings = append(r.Warnings, warning)
 	}
 	if err := r.Verify(ctx, []string{archive.DumpDir + "/toc.dat"}); err != nil {
 		return fail(err)

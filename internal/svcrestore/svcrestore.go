@@ -34,6 +34,9 @@ type Options struct {
 	Jobs int
 	// PgBinDir is the folder of the pg_restore to use.
 	PgBinDir string
+	// AllowUnsigned restores, with a warning, an unsigned backup while a
+	// signing key is configured (see backup.RestoreOptions).
+	AllowUnsigned bool
 	// LockTimeout bounds the wait for the restored tables' locks; default
 	// the project's lock_timeout.
 	LockTimeout time.Duration
@@ -181,9 +184,12 @@ func (r *run) do(ctx context.Context) (*Result, error) {
 		r.res.Services = append(r.res.Services, s.Name)
 	}
 	r.step("checking the backup's table of contents")
-	b, err := backup.OpenReader(ctx, r.p, r.srv, r.id, r.o.PgBinDir, r.o.Jobs)
+	b, err := backup.OpenReader(ctx, r.p, r.srv, r.id, r.o.PgBinDir, r.o.Jobs, r.o.AllowUnsigned)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range b.Warnings {
+		r.o.Logger.Warn(w, "backup", r.id)
 	}
 	defer b.Close()
 	r.backup = b
