@@ -212,7 +212,7 @@ func hintFor(p *manifest.Project, service, stmt string, pgErr *pgconn.PgError, l
 		}
 		return fmt.Sprintf("migrations of %s run as %s, which may only change schema %s and reference the columns its links declare", service, p.OwnerRole(service), svc.Schema)
 	case pgsql.LockNotAvailable: // lock_not_available
-		return fmt.Sprintf("the migration waited lock_timeout (%s) for a lock another session holds (a long-running query, transaction or backup) and gave up rather than block every query queued behind it; retry when that session is done, or raise lock_timeout in %s", lockTimeout, manifest.SettingsFile)
+		return fmt.Sprintf("the migration could not get a lock another session holds (a long-running query, transaction or backup) within lock_timeout (%s): it tried in attempts of at most %s, pausing between them so the queries queued behind it could run (a NO TRANSACTION migration waits in one attempt), then gave up; retry when that session is done, or raise lock_timeout in %s", lockTimeout, migrationLockAttempt, manifest.SettingsFile)
 	case pgsql.QueryCanceled: // query_canceled
 		if strings.Contains(pgErr.Message, "statement timeout") {
 			return fmt.Sprintf("the statement ran longer than statement_timeout (%s) and was cancelled; make it cheaper (batch a backfill over several migrations, CREATE INDEX CONCURRENTLY in a NO TRANSACTION migration) or raise statement_timeout in %s", p.Settings.StatementTimeout, manifest.SettingsFile)

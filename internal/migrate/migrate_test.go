@@ -116,6 +116,7 @@ DROP INDEX CONCURRENTLY whoami_usr_idx;
 		t.Fatal(err)
 	}
 	n := 0
+	lts := map[string]int{}
 	for rows.Next() {
 		var usr, path, lt string
 		if err := rows.Scan(&usr, &path, &lt); err != nil {
@@ -128,12 +129,19 @@ DROP INDEX CONCURRENTLY whoami_usr_idx;
 		if path != "catalog" {
 			t.Errorf("search_path = %s, want catalog", path)
 		}
-		if lt != "1234ms" {
-			t.Errorf("lock_timeout = %s, want 1234ms", lt)
+		// A transactional file waits in attempts of 200ms (and is
+		// retried up to the total); a NO TRANSACTION file in one attempt
+		// of the whole lock_timeout.
+		if lt != "200ms" && lt != "1234ms" {
+			t.Errorf("lock_timeout = %s, want 200ms or 1234ms", lt)
 		}
+		lts[lt]++
 	}
 	if n != 3 {
 		t.Errorf("%d rows, want 3", n)
+	}
+	if lts["200ms"] != 1 || lts["1234ms"] != 2 {
+		t.Errorf("lock_timeout per row %v: want 200ms for the transactional file, 1234ms for both rows of the NO TRANSACTION one", lts)
 	}
 	var owner string
 	if err := conn.QueryRow(context.Background(), "SELECT tableowner FROM pg_tables WHERE schemaname = 'catalog' AND tablename = 'goose_db_version'").Scan(&owner); err != nil {
@@ -647,5 +655,69 @@ SELECT 1;
 	}
 	if n != 2 {
 		t.Errorf("%d foreign keys on customers.customer left, want orders' and shipping's", n)
+	}
+}
+
+// TestLockWaitLetsQueriesThrough: a migration that waits for a lock held by
+// a long reader (a backup, say) tries in short attempts, so the queries
+// arriving meanwhile do not queue behind its ALTER TABLE for the whole
+// lock_timeout. Other sessions read the table with a lock_timeout of 1s
+// while the migration waits (20s): with one long wait they would all time
+// out. Once the reader ends, the migration goes through.
+func TestLockWaitLetsQueriesThrough(t *testing.T) {
+	s := newShop(t, "lock_timeout: 20s")
+	s.up(t)
+	ctx := context.Background()
+	holder := mustConnect(t, s.srv)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT count(*) FROM customers.customer"); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s.dir, "migrations/customers/00003_loyalty.sql", `-- +goose Up
+ALTER TABLE customers.customer ADD COLUMN loyalty integer;
+
+-- +goose Down
+ALTER TABLE customers.customer DROP COLUMN loyalty;
+`)
+	s.reload(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Up(ctx, s.p, s.srv, s.opts("customers"))
+		done <- err
+	}()
+	watcher := mustConnect(t, s.srv)
+	// Wait until the migration's ALTER TABLE waits for the lock.
+	for waiting := false; !waiting; {
+		if err := watcher.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity
+			WHERE application_name = 'splitschema migrate customers' AND wait_event_type = 'Lock')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the migration ended while the table was held: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	reader := mustConnect(t, s.srv)
+	mustExec(t, reader, "SET lock_timeout = '1s'")
+	for i := range 5 {
+		var n int
+		if err := reader.QueryRow(ctx, "SELECT count(*) FROM customers.customer").Scan(&n); err != nil {
+			t.Fatalf("read %d while the migration waits: %v (queued behind its ALTER TABLE)", i, err)
+		}
+		time.Sleep(100 * time.Millisecond) // spread the reads over several attempts
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the migration failed once the reader was gone: %v", err)
+	}
+	if v := s.versions(t)["customers"]; v != 3 {
+		t.Errorf("customers at %d, want 3", v)
 	}
 }

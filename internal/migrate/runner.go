@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,6 +18,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/target"
 )
@@ -50,7 +52,19 @@ type runner struct {
 	files  map[int64]*File
 	prov   *goose.Provider
 	tracer *tracer
+	// lockTimeout is the total a migration may wait for its locks; a
+	// transactional file waits in attempts of lockAttempt at most.
+	lockTimeout time.Duration
+	// noTx tells the next session that its file runs outside a
+	// transaction: it waits for locks in one attempt of lockTimeout, since
+	// it cannot be retried safely.
+	noTx atomic.Bool
 }
+
+// migrationLockAttempt bounds one try of a transactional migration for its locks:
+// while an ALTER TABLE waits for a lock, every query on that table queues
+// behind it, so other services' writers stall at most this long per try.
+const migrationLockAttempt = 200 * time.Millisecond
 
 // connConfig is the connection of a service's migrations, as login with
 // password.
@@ -62,7 +76,7 @@ func connConfig(p *manifest.Project, srv *target.Server, svc *manifest.Service, 
 	}
 	cfg.RuntimeParams["role"] = p.OwnerRole(svc.Name)
 	cfg.RuntimeParams["search_path"] = provision.SearchPathSetting(p.SearchPath(svc))
-	cfg.RuntimeParams["lock_timeout"] = millis(p.Settings.LockTimeout)
+	cfg.RuntimeParams["lock_timeout"] = millis(min(p.Settings.LockTimeout, migrationLockAttempt))
 	cfg.RuntimeParams["statement_timeout"] = millis(p.Settings.StatementTimeout)
 	cfg.RuntimeParams["idle_in_transaction_session_timeout"] = millis(p.Settings.IdleInTransactionTimeout)
 	cfg.RuntimeParams["application_name"] = "splitschema migrate " + svc.Name
@@ -80,13 +94,19 @@ func openRunner(p *manifest.Project, srv *target.Server, svc *manifest.Service, 
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{svc: svc, files: map[int64]*File{}, tracer: &tracer{}}
+	r := &runner{svc: svc, files: map[int64]*File{}, tracer: &tracer{}, lockTimeout: p.Settings.LockTimeout}
 	for _, f := range files {
 		r.files[f.Version] = f
 	}
 	cfg := connConfig(p, srv, svc, login, password)
 	cfg.Tracer = r.tracer
-	db := stdlib.OpenDB(*cfg)
+	db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(ctx context.Context, conn *pgx.Conn) error {
+		if !r.noTx.Load() {
+			return nil
+		}
+		_, err := conn.Exec(ctx, "SET lock_timeout = '"+millis(r.lockTimeout)+"'")
+		return err
+	}))
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(0)
 	var fsys fs.FS = os.DirFS(p.Path(MigrationsDir, svc.Name))
@@ -227,11 +247,36 @@ func (r *runner) upTo(ctx context.Context, version int64) ([]*goose.MigrationRes
 		if next < 0 || next > version {
 			return done, nil
 		}
-		res, err := r.prov.UpByOne(ctx)
+		res, err := r.retrying(ctx, next, func() (*goose.MigrationResult, error) { return r.prov.UpByOne(ctx) })
 		if err != nil {
 			return done, withApplied(done, err)
 		}
 		done = append(done, res)
+	}
+}
+
+// retrying runs one migration step for the file of version. A
+// transactional file that gave up waiting for a lock after lockAttempt
+// was rolled back whole, so it is tried again, after a growing pause in
+// which the queries queued behind it run, until lockTimeout is spent.
+func (r *runner) retrying(ctx context.Context, version int64, step func() (*goose.MigrationResult, error)) (*goose.MigrationResult, error) {
+	noTx := r.files[version] != nil && r.files[version].NoTransaction
+	r.noTx.Store(noTx)
+	defer r.noTx.Store(false)
+	deadline := time.Now().Add(r.lockTimeout)
+	pause := 50 * time.Millisecond
+	for {
+		res, err := step()
+		if err == nil || noTx || !pgsql.IsCode(err, pgsql.LockNotAvailable) || time.Now().Add(pause+migrationLockAttempt).After(deadline) {
+			return res, err
+		}
+		r.tracer.reset()
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
 	}
 }
 
@@ -244,7 +289,7 @@ func (r *runner) downTo(ctx context.Context, version int64) ([]*goose.MigrationR
 		if err != nil || cur <= version {
 			return done, err
 		}
-		res, err := r.prov.Down(ctx)
+		res, err := r.retrying(ctx, cur, func() (*goose.MigrationResult, error) { return r.prov.Down(ctx) })
 		if errors.Is(err, goose.ErrNoNextVersion) {
 			return done, nil
 		}
