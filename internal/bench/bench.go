@@ -71,6 +71,13 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 		rep.rows = append(rep.rows, r)
 	}
+	if cfg.runs(scenarioStall) {
+		r, err := benchStall(ctx, e)
+		if err != nil {
+			return rep, fmt.Errorf("stall: %w", err)
+		}
+		rep.rows = append(rep.rows, r)
+	}
 	// Last: it turns WAL archiving on, which would weigh on the others.
 	if cfg.runs(scenarioPITR) {
 		rows, err := benchPITR(ctx, e, s)

@@ -15,10 +15,11 @@ const (
 	scenarioProvision = "provision" // provision and plan at 100, 500, 1000 services
 	scenarioMigrate   = "migrate"   // migrate up, 100 services × 5 migrations
 	scenarioPITR      = "pitr"      // physical backup and point-in-time restore against the logical ones, RPO
+	scenarioStall     = "stall"     // writers' worst stall while a migration waits behind a backup's lock
 )
 
 // scenarios lists every scenario in the order they run.
-var scenarios = []string{scenarioBackup, scenarioRestore, scenarioWorkload, scenarioProvision, scenarioMigrate, scenarioPITR}
+var scenarios = []string{scenarioBackup, scenarioRestore, scenarioWorkload, scenarioProvision, scenarioMigrate, scenarioStall, scenarioPITR}
 
 // Config says what a benchmark run measures, how much and where.
 type Config struct {
