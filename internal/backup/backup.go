@@ -170,13 +170,13 @@ func (e *Error) Error() string {
 	if errors.Is(e.Err, context.Canceled) {
 		left := "nothing was left"
 		if e.Partial != "" {
-			left = fmt.Sprintf("the incomplete folder %s is kept, marked incomplete (`splitschema backup prune` removes it)", e.Partial)
+			left = fmt.Sprintf("the incomplete folder %s is kept, marked incomplete (`splitschema backup prune` removes it, with whatever else retention drops: see `splitschema backup prune --dry-run` first)", e.Partial)
 		}
 		return fmt.Sprintf("backup %s interrupted during %s; no backup was made; %s", e.ID, e.Phase, left)
 	}
 	msg := fmt.Sprintf("backup %s failed during %s, no backup was made: %v", e.ID, e.Phase, e.Err)
 	if e.Partial != "" {
-		msg += fmt.Sprintf(" (the incomplete folder %s is kept, marked incomplete; `splitschema backup prune` removes it)", e.Partial)
+		msg += fmt.Sprintf(" (the incomplete folder %s is kept, marked incomplete; `splitschema backup prune` removes it, with whatever else retention drops: see `splitschema backup prune --dry-run` first)", e.Partial)
 	}
 	return msg
 }

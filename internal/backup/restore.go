@@ -18,6 +18,7 @@ import (
 	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/pgsql"
+	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/secrets"
 	"github.com/splitschema/splitschema/internal/target"
 	"github.com/splitschema/splitschema/internal/verify"
@@ -523,8 +524,9 @@ func checkOwners(ctx context.Context, conn *pgx.Conn, restore tool, dumpDir stri
 }
 
 // createRoles creates, in one transaction, the saved roles missing on the
-// target, with their attributes, password verifiers, cluster-wide settings
-// and the memberships that concern them. Existing roles are left as they
+// target, with their attributes, password verifiers, cluster-wide settings,
+// the memberships that concern them and the project mark provisioning
+// gives them. Existing roles are left as they
 // are.
 func createRoles(ctx context.Context, conn *pgx.Conn, p *manifest.Project, g *archive.Globals, serverMajor int, o RestoreOptions, res *RestoreResult) error {
 	var names []string
@@ -564,7 +566,9 @@ func createRoles(ctx context.Context, conn *pgx.Conn, p *manifest.Project, g *ar
 		if err != nil {
 			return err
 		}
-		stmts = append(stmts, sql)
+		// Marked as the restored database's project's, as provisioning
+		// marks the roles it creates, so no other project adopts them.
+		stmts = append(stmts, sql, "COMMENT ON ROLE "+pgsql.Ident(r.Name)+" IS "+pgsql.Literal(provision.RoleMark(res.Database)))
 		created[r.Name] = true
 	}
 	if len(created) == 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/backup/backuptest"
 	"github.com/splitschema/splitschema/internal/localpg"
+	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/secrets"
 	"github.com/splitschema/splitschema/internal/target"
 )
@@ -98,6 +99,9 @@ func TestRestoreNewCluster(t *testing.T) {
 		}
 		if want := 3 * len(shop.Project.Services); len(rr.RolesCreated) != want || len(rr.RolesExisting) != 0 {
 			t.Errorf("roles created %v, existing %v; want the %d service roles (owner, app, migrator) created", rr.RolesCreated, rr.RolesExisting, want)
+		}
+		if unmarked := unmarkedRoles(t, o.TargetURL, rr.RolesCreated, rr.Database); len(unmarked) > 0 {
+			t.Errorf("restored roles not marked as the project's of database %s: %v", rr.Database, unmarked)
 		}
 		tsrv, _ := target.FromURL(o.TargetURL, "")
 		src := snapshotACL(t, shop.Server)
@@ -311,4 +315,25 @@ func TestRestoreToolFailureSaysWhy(t *testing.T) {
 		t.Errorf("error = %v, want pg_restore's own message", err)
 	}
 	backuptest.ExecURL(t, replaceDB(shop.URL, "postgres"), "DROP DATABASE IF EXISTS "+pgx.Identifier{failedName(db, res.ID)}.Sanitize()+" WITH (FORCE)")
+}
+
+// unmarkedRoles lists the roles of names whose comment is not the project
+// mark of database db.
+func unmarkedRoles(t *testing.T, url string, names []string, db string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(testCtx(t), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(testCtx(t))
+	rows, err := conn.Query(testCtx(t), `SELECT rolname FROM pg_roles
+		WHERE rolname = ANY($1) AND coalesce(shobj_description(oid, 'pg_authid'), '') <> $2 ORDER BY 1`, names, provision.RoleMark(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
