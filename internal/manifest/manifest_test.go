@@ -91,7 +91,7 @@ func TestOrderIsDependencyOrder(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	files := shop()
-	files["splitschema.yaml"] = "database: shop\nbackups: /var/backups/shop\nlock_timeout: 750ms\nstatement_timeout: 10m\nidle_in_transaction_session_timeout: 30s\nnaming:\n  prefix: acme_\nretention:\n  keep: 3\n  window: 7d\npitr:\n  repo: /srv/pitr\n  archive_timeout: 15s\n"
+	files["splitschema.yaml"] = "database: shop\nbackups: /var/backups/shop\nlock_timeout: 750ms\nstatement_timeout: 10m\nidle_in_transaction_session_timeout: 30s\ntoolkit_lock_wait: 45s\nnaming:\n  prefix: acme_\nretention:\n  keep: 3\n  window: 7d\npitr:\n  repo: /srv/pitr\n  archive_timeout: 15s\n"
 	p, err := Load(writeProject(t, files))
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +101,9 @@ func TestSettings(t *testing.T) {
 	}
 	if got := p.AppRole("orders"); got != "acme_orders_app" {
 		t.Errorf("app role = %s", got)
+	}
+	if p.Settings.ToolkitLockWait != 45*time.Second {
+		t.Errorf("toolkit_lock_wait = %s", p.Settings.ToolkitLockWait)
 	}
 	if p.Settings.StatementTimeout != 10*time.Minute || p.Settings.IdleInTransactionTimeout != 30*time.Second {
 		t.Errorf("timeouts = %s, %s", p.Settings.StatementTimeout, p.Settings.IdleInTransactionTimeout)

@@ -22,6 +22,10 @@ type Settings struct {
 	Naming Naming `json:"naming"`
 	// LockTimeout bounds how long a migration waits for a lock.
 	LockTimeout time.Duration `json:"lock_timeout"`
+	// ToolkitLockWait, when set, bounds how long provision and a service's
+	// migrations wait for another run's lock (toolkit_lock_wait); 0 keeps
+	// their own defaults.
+	ToolkitLockWait time.Duration `json:"toolkit_lock_wait,omitempty"`
 	// StatementTimeout bounds each statement of a migration
 	// (statement_timeout of migration sessions).
 	StatementTimeout time.Duration `json:"statement_timeout"`
@@ -93,6 +97,7 @@ type settingsDoc struct {
 	LockTimeout *lineString  `yaml:"lock_timeout"`
 	StmtTimeout *lineString  `yaml:"statement_timeout"`
 	IdleTimeout *lineString  `yaml:"idle_in_transaction_session_timeout"`
+	LockWait    *lineString  `yaml:"toolkit_lock_wait"`
 	KeyFile     *string      `yaml:"backup_key_file"`
 	Extensions  []lineString `yaml:"extensions"`
 	Retention   *struct {
@@ -111,7 +116,7 @@ type namingDoc struct {
 	AppSuffix   *string `yaml:"app_suffix"`
 }
 
-const settingsKeys = "database, backups, backup_key_file, naming, lock_timeout, statement_timeout, idle_in_transaction_session_timeout, retention, pitr, extensions"
+const settingsKeys = "database, backups, backup_key_file, naming, lock_timeout, statement_timeout, idle_in_transaction_session_timeout, toolkit_lock_wait, retention, pitr, extensions"
 
 // ParseSettings reads splitschema.yaml; file names it in errors.
 func ParseSettings(file string, data []byte) (Settings, error) {
@@ -147,6 +152,7 @@ func ParseSettings(file string, data []byte) (Settings, error) {
 	parseTimeout(&ps, file, "lock_timeout", doc.LockTimeout, &s.LockTimeout)
 	parseTimeout(&ps, file, "statement_timeout", doc.StmtTimeout, &s.StatementTimeout)
 	parseTimeout(&ps, file, "idle_in_transaction_session_timeout", doc.IdleTimeout, &s.IdleInTransactionTimeout)
+	parseTimeout(&ps, file, "toolkit_lock_wait", doc.LockWait, &s.ToolkitLockWait)
 	if doc.Retention != nil && doc.Retention.Keep != nil {
 		s.Keep = *doc.Retention.Keep
 		if s.Keep < 1 {

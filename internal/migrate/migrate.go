@@ -202,7 +202,7 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 				return nil, err
 			}
 		}
-		if err := runService(ctx, p, srv, admin, svc, files[svc.Name], command, do, sr, log, pk, cmp.Or(o.LockWait, lockWait)); err != nil {
+		if err := runService(ctx, p, srv, admin, svc, files[svc.Name], command, do, sr, log, pk, cmp.Or(o.LockWait, p.Settings.ToolkitLockWait, lockWait)); err != nil {
 			return nil, err
 		}
 		if sr.Error == nil && command != "down" {

@@ -537,9 +537,9 @@ func TestMigrationLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlock()
-	o = s.opts("customers")
-	o.LockWait = 300 * time.Millisecond
-	res, _ := Up(ctx, s.p, s.srv, o)
+	// The bound comes from toolkit_lock_wait in splitschema.yaml here.
+	s.p.Settings.ToolkitLockWait = 300 * time.Millisecond
+	res, _ := Up(ctx, s.p, s.srv, s.opts("customers"))
 	e := res.Service("customers").Error
 	var locked *LockedError
 	if e == nil || !errors.As(e.Err, &locked) || !strings.Contains(e.Error(), "pid ") || !strings.Contains(e.Error(), "nothing of customers was changed") {
@@ -621,7 +621,8 @@ func TestLockHostage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlock()
-	_, err = provision.ApplyWith(ctx, s.p, s.srv, nil, provision.Options{LockWait: 300 * time.Millisecond})
+	s.p.Settings.ToolkitLockWait = 300 * time.Millisecond // toolkit_lock_wait
+	_, err = provision.Apply(ctx, s.p, s.srv, nil)
 	if err == nil || !strings.Contains(err.Error(), "provisioning lock") || !strings.Contains(err.Error(), `application "splitschema migration lock"`) {
 		t.Errorf("provision while a migration run holds the lock: err = %v, want a bounded wait naming the holder", err)
 	}

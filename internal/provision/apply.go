@@ -52,7 +52,7 @@ func ApplyWith(ctx context.Context, p *manifest.Project, srv *target.Server, log
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tx, err := lockProvision(ctx, conn, cmp.Or(opts.LockWait, LockWait))
+	tx, err := lockProvision(ctx, conn, cmp.Or(opts.LockWait, p.Settings.ToolkitLockWait, LockWait))
 	if err != nil {
 		return nil, err
 	}
