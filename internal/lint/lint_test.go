@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/pgtest"
 	"github.com/splitschema/splitschema/internal/target"
@@ -182,6 +184,42 @@ func TestLintFixtures(t *testing.T) {
 				t.Errorf("%d warnings, want %d (no warning for the new table, the constant default or NOT VALID)", r.Warnings, len(tc.wants))
 			}
 		})
+	}
+}
+
+// TestLintScratchEscape: lint's scratch run of a migration that hides a
+// role change from the text scan cannot act beyond the service's owner on
+// the CI's server: the run fails and no role was created.
+func TestLintScratchEscape(t *testing.T) {
+	srv := server(t)
+	p := fixture(t, "scratch_escape")
+	r, err := Run(context.Background(), p, srv, Options{SkipSqlc: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%s", r.Human())
+	if r.OK {
+		t.Error("lint passed a migration that tries to become superuser")
+	}
+	found := false
+	for _, f := range r.Findings {
+		found = found || (f.Severity == Error && f.File == "migrations/customers/00003_escape.sql")
+	}
+	if !found {
+		t.Error("no error on migrations/customers/00003_escape.sql")
+	}
+	conn, err := pgx.Connect(context.Background(), pgtest.Server(t).URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname = 'lint_escape_marker'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		_, _ = conn.Exec(context.Background(), "DROP ROLE lint_escape_marker")
+		t.Error("lint's scratch run created a superuser role on the server")
 	}
 }
 
