@@ -476,6 +476,64 @@ func (q *Queries) Memberships(ctx context.Context, names []string) ([]Membership
 	return items, nil
 }
 
+const publicConnects = `-- name: PublicConnects :many
+SELECT d.datname::text AS name
+FROM pg_catalog.pg_database AS d
+WHERE d.datname = ANY($1::text[]) AND has_database_privilege('public', d.oid, 'CONNECT')
+ORDER BY 1
+`
+
+// Which of the named databases PUBLIC may connect to.
+func (q *Queries) PublicConnects(ctx context.Context, names []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, publicConnects, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		items = append(items, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const publicExecutes = `-- name: PublicExecutes :many
+SELECT u.name::text AS function
+FROM unnest($1::text[]) AS u(name)
+WHERE to_regprocedure(u.name) IS NOT NULL
+  AND has_function_privilege('public', to_regprocedure(u.name), 'EXECUTE')
+ORDER BY 1
+`
+
+// Which of the named functions (as to_regprocedure reads them; those this
+// server lacks are skipped) PUBLIC may execute in the current database.
+func (q *Queries) PublicExecutes(ctx context.Context, functions []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, publicExecutes, functions)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var function string
+		if err := rows.Scan(&function); err != nil {
+			return nil, err
+		}
+		items = append(items, function)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const refreshFunctionSource = `-- name: RefreshFunctionSource :one
 SELECT coalesce((SELECT p.prosrc FROM pg_catalog.pg_proc AS p
                  WHERE p.oid = to_regprocedure('splitschema.refresh_materialized_view(regclass, boolean)')), '')::text AS source

@@ -163,3 +163,22 @@ type Guarded struct {
 	OwnerRole string
 	AppRole   string
 }
+
+// LargeObjectCreators are the functions that create a large object, as
+// to_regprocedure reads them (the same on PostgreSQL 15 to 18). A large
+// object lives in no schema: whoever may create one may hand it to any other
+// role with GRANT, a channel between services no schema privilege closes.
+// lo_import is a superuser's from the start; the others are PUBLIC's until
+// provisioning revokes them. The client-side lo_import of libpq calls
+// lo_creat or lo_create.
+var LargeObjectCreators = []string{
+	"pg_catalog.lo_creat(integer)",
+	"pg_catalog.lo_create(oid)",
+	"pg_catalog.lo_from_bytea(oid, bytea)",
+	"pg_catalog.lo_import(text)",
+	"pg_catalog.lo_import(text, oid)",
+}
+
+// MaintenanceDatabases are the databases every cluster has, which every
+// role may connect to until someone revokes it.
+var MaintenanceDatabases = []string{"postgres", "template1"}

@@ -24,6 +24,8 @@ type Snapshot struct {
 	Toolkit Toolkit
 	// Guarded is splitschema.service, empty when the table is missing.
 	Guarded []Guarded
+	// PublicConnects lists the MaintenanceDatabases PUBLIC may connect to.
+	PublicConnects []string
 
 	// The rest is filled by ReadObjects.
 
@@ -59,6 +61,9 @@ type Snapshot struct {
 	Verifiers map[string]string
 	// Extensions maps each extension installed in the database to its schema.
 	Extensions map[string]string
+	// PublicExecutes lists the LargeObjectCreators PUBLIC may execute in
+	// the database.
+	PublicExecutes []string
 }
 
 // Scope says what ReadObjects reads.
@@ -135,6 +140,9 @@ func ReadCluster(ctx context.Context, db pgcatalog.DBTX) (*Snapshot, error) {
 	for _, t := range triggers {
 		s.Toolkit.Triggers[t.Name] = EventTrigger{Event: t.Event, Enabled: t.Enabled, CallsGuard: t.CallsGuard, Tags: t.Tags}
 	}
+	if s.PublicConnects, err = q.PublicConnects(ctx, MaintenanceDatabases); err != nil {
+		return nil, fmt.Errorf("read CONNECT on the maintenance databases: %w", err)
+	}
 	if tk.HasTable {
 		rows, err := q.GuardedServices(ctx)
 		if err != nil {
@@ -201,6 +209,9 @@ func (s *Snapshot) ReadObjects(ctx context.Context, db pgcatalog.DBTX, scope Sco
 	}
 	for _, e := range exts {
 		s.Extensions[e.Name] = e.SchemaName
+	}
+	if s.PublicExecutes, err = q.PublicExecutes(ctx, LargeObjectCreators); err != nil {
+		return fmt.Errorf("read EXECUTE on the large object functions: %w", err)
 	}
 	// The roles granted to service roles too: revoking them needs the
 	// ADMIN option on them.

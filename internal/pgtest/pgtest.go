@@ -178,7 +178,15 @@ func startServer() (*ServerInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ServerInfo{URL: u, Binaries: c.Binaries(), cluster: c}, nil
+	s := &ServerInfo{URL: u, Binaries: c.Binaries(), cluster: c}
+	// The tests reach this cluster by URL, not as the embedded cluster,
+	// whose provisioning takes CONNECT on the maintenance databases from
+	// PUBLIC: do the same here, so that it is the toolkit's own cluster as
+	// users have it and audits start clean.
+	if err := s.exec(ctx, "REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC"); err != nil {
+		return nil, fmt.Errorf("revoke CONNECT on the maintenance databases: %w", err)
+	}
+	return s, nil
 }
 
 // startWatchdog starts a shell, in its own session, that stops the server and

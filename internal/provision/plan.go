@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -165,6 +166,11 @@ func freshDatabase(snap *catalog.Snapshot) {
 		public.Grants = append(public.Grants, catalog.Grant{Grantee: catalog.Public, Privilege: "CREATE"})
 	}
 	snap.ACLs[catalog.Object{Kind: catalog.KindSchema, Schema: "public"}] = public
+	// What template1 holds: PUBLIC may create large objects (lo_import is
+	// a superuser's).
+	snap.PublicExecutes = slices.DeleteFunc(slices.Clone(catalog.LargeObjectCreators), func(f string) bool {
+		return strings.Contains(f, "lo_import")
+	})
 }
 
 func declaredRoles(p *manifest.Project) []string {

@@ -84,6 +84,7 @@ func (pl *planner) run() {
 	pl.planPublicSchema()
 	pl.planDefaults()
 	pl.planExtensions()
+	pl.planSideChannels()
 	pl.planToolkit()
 	pl.planRefresh()
 	pl.planUndeclared()

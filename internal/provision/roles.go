@@ -69,8 +69,9 @@ func (pl *planner) planMigrator(svc *manifest.Service) {
 		Note: "the migrator acts as the owner, and as nothing else"})
 }
 
-// alterRole fixes attributes changed by hand: an owner never logs in, an
-// application or migrator role does, and none holds a forbidden attribute.
+// alterRole fixes attributes changed by hand: an owner never logs in and
+// has no password, an application or migrator role logs in, and none holds
+// a forbidden attribute.
 func (pl *planner) alterRole(svc string, r *catalog.Role, login bool) {
 	var attrs []string
 	super := r.Superuser
@@ -95,6 +96,9 @@ func (pl *planner) alterRole(svc string, r *catalog.Role, login bool) {
 	}
 	if login && r.ValidUntil != nil && r.Name != pl.p.MigratorRole(svc) {
 		attrs = append(attrs, "VALID UNTIL 'infinity'")
+	}
+	if !login && pl.snap.Verifiers[r.Name] != "" { // known only to a superuser
+		attrs = append(attrs, "PASSWORD NULL")
 	}
 	if len(attrs) == 0 {
 		return

@@ -31,6 +31,13 @@ type Server struct {
 	tls map[string]string
 }
 
+// SourceEmbedded is the Source of the embedded cluster, the one server
+// that is the toolkit's own (it made it with initdb under .splitschema/).
+const SourceEmbedded = "embedded cluster"
+
+// Embedded reports whether s is the embedded cluster.
+func (s *Server) Embedded() bool { return s.Source == SourceEmbedded }
+
 // Options are the inputs Resolve chooses from.
 type Options struct {
 	// URL is --database-url or DATABASE_URL; empty when not given.
@@ -132,7 +139,7 @@ func Resolve(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded cluster url: %s", Redact(err.Error()))
 	}
-	return newServer(cfg, admin, o.DefaultDatabase, "embedded cluster", cl.Binaries().Dir), nil
+	return newServer(cfg, admin, o.DefaultDatabase, SourceEmbedded, cl.Binaries().Dir), nil
 }
 
 // FromURL makes a Server from an admin URL, for tests and --target-url:

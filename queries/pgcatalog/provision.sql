@@ -258,3 +258,19 @@ ORDER BY e.extname;
 -- when it is missing.
 SELECT coalesce((SELECT p.prosrc FROM pg_catalog.pg_proc AS p
                  WHERE p.oid = to_regprocedure('splitschema.refresh_materialized_view(regclass, boolean)')), '')::text AS source;
+
+-- name: PublicExecutes :many
+-- Which of the named functions (as to_regprocedure reads them; those this
+-- server lacks are skipped) PUBLIC may execute in the current database.
+SELECT u.name::text AS function
+FROM unnest(@functions::text[]) AS u(name)
+WHERE to_regprocedure(u.name) IS NOT NULL
+  AND has_function_privilege('public', to_regprocedure(u.name), 'EXECUTE')
+ORDER BY 1;
+
+-- name: PublicConnects :many
+-- Which of the named databases PUBLIC may connect to.
+SELECT d.datname::text AS name
+FROM pg_catalog.pg_database AS d
+WHERE d.datname = ANY(@names::text[]) AND has_database_privilege('public', d.oid, 'CONNECT')
+ORDER BY 1;
