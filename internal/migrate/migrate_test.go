@@ -267,22 +267,9 @@ func TestLockTimeout(t *testing.T) {
 	s := newShop(t, "lock_timeout: 300ms")
 	s.up(t)
 	ctx := context.Background()
-	holder := mustConnect(t, s.srv)
-	tx, err := holder.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
 	// A long-running reader: ACCESS SHARE, which ALTER TABLE must wait for.
-	if _, err := tx.Exec(ctx, "SELECT count(*) FROM customers.customer"); err != nil {
-		t.Fatal(err)
-	}
-	mustWrite(t, s.dir, "migrations/customers/00003_loyalty.sql", `-- +goose Up
-ALTER TABLE customers.customer ADD COLUMN loyalty integer;
-
--- +goose Down
-ALTER TABLE customers.customer DROP COLUMN loyalty;
-`)
+	tx := holdCustomersAndAlterThem(t, s)
+	defer tx.Rollback(ctx)
 	start := time.Now()
 	res, err := Up(ctx, s.p, s.srv, s.opts("customers"))
 	elapsed := time.Since(start)
@@ -669,21 +656,9 @@ func TestLockWaitLetsQueriesThrough(t *testing.T) {
 	s := newShop(t, "lock_timeout: 20s")
 	s.up(t)
 	ctx := context.Background()
-	holder := mustConnect(t, s.srv)
-	tx, err := holder.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A long-running reader: ACCESS SHARE, which ALTER TABLE must wait for.
+	tx := holdCustomersAndAlterThem(t, s)
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT count(*) FROM customers.customer"); err != nil {
-		t.Fatal(err)
-	}
-	mustWrite(t, s.dir, "migrations/customers/00003_loyalty.sql", `-- +goose Up
-ALTER TABLE customers.customer ADD COLUMN loyalty integer;
-
--- +goose Down
-ALTER TABLE customers.customer DROP COLUMN loyalty;
-`)
 	s.reload(t)
 	done := make(chan error, 1)
 	go func() {
@@ -721,4 +696,27 @@ ALTER TABLE customers.customer DROP COLUMN loyalty;
 	if v := s.versions(t)["customers"]; v != 3 {
 		t.Errorf("customers at %d, want 3", v)
 	}
+}
+
+// holdCustomersAndAlterThem opens a transaction that has read
+// customers.customer (ACCESS SHARE, which ALTER TABLE must wait for) and
+// adds a migration of customers that alters that table. The caller rolls
+// the transaction back to let the migration through.
+func holdCustomersAndAlterThem(t *testing.T, s *shop) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := mustConnect(t, s.srv).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT count(*) FROM customers.customer"); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, s.dir, "migrations/customers/00003_loyalty.sql", `-- +goose Up
+ALTER TABLE customers.customer ADD COLUMN loyalty integer;
+
+-- +goose Down
+ALTER TABLE customers.customer DROP COLUMN loyalty;
+`)
+	return tx
 }

@@ -22,28 +22,7 @@ func TestArchiveCommandFailing(t *testing.T) {
 	e := env(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	conn, err := e.setup.connect(ctx, "postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	do := func(sql string) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	good := e.setup.ArchiveCommand()
-	t.Cleanup(func() {
-		conn, err := e.setup.connect(context.Background(), "postgres")
-		if err == nil {
-			conn.Exec(context.Background(), "ALTER SYSTEM SET archive_command = "+quoteLiteral(good))
-			conn.Exec(context.Background(), "SELECT pg_reload_conf()")
-			conn.Close(context.Background())
-		}
-	})
-	do("ALTER SYSTEM SET archive_command = '/bin/false'")
-	do("SELECT pg_reload_conf()")
+	conn, do, good := withArchiveCommand(t, ctx, e, func(string) string { return "/bin/false" })
 	time.Sleep(300 * time.Millisecond)
 	for range 3 {
 		do("CREATE TEMP TABLE IF NOT EXISTS w (x int); INSERT INTO w SELECT generate_series(1, 1000)")
@@ -84,28 +63,7 @@ func TestCheckWaitsForASlowArchiver(t *testing.T) {
 	e := env(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	conn, err := e.setup.connect(ctx, "postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	do := func(sql string) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	good := e.setup.ArchiveCommand()
-	t.Cleanup(func() {
-		conn, err := e.setup.connect(context.Background(), "postgres")
-		if err == nil {
-			conn.Exec(context.Background(), "ALTER SYSTEM SET archive_command = "+quoteLiteral(good))
-			conn.Exec(context.Background(), "SELECT pg_reload_conf()")
-			conn.Close(context.Background())
-		}
-	})
-	do("ALTER SYSTEM SET archive_command = " + quoteLiteral("sleep 1 && "+good))
-	do("SELECT pg_reload_conf()")
+	conn, do, _ := withArchiveCommand(t, ctx, e, func(good string) string { return "sleep 1 && " + good })
 	switches := func() {
 		for range 4 {
 			do("CREATE TEMP TABLE IF NOT EXISTS w (x int); INSERT INTO w SELECT generate_series(1, 1000)")
@@ -131,6 +89,37 @@ func TestCheckWaitsForASlowArchiver(t *testing.T) {
 	if a.Behind < 2 || a.OK {
 		t.Errorf("a backlog checked without waiting was not reported: %s", a.Human())
 	}
+}
+
+// withArchiveCommand sets the shared cluster's archive_command to
+// command(good), good being the working one, and puts good back when the
+// test ends. It returns an admin connection, a function that runs a
+// statement on it or fails the test, and good.
+func withArchiveCommand(t *testing.T, ctx context.Context, e *testEnv, command func(good string) string) (*pgx.Conn, func(string), string) {
+	t.Helper()
+	conn, err := e.setup.connect(ctx, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	do := func(sql string) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	good := e.setup.ArchiveCommand()
+	t.Cleanup(func() {
+		conn, err := e.setup.connect(context.Background(), "postgres")
+		if err == nil {
+			conn.Exec(context.Background(), "ALTER SYSTEM SET archive_command = "+quoteLiteral(good))
+			conn.Exec(context.Background(), "SELECT pg_reload_conf()")
+			conn.Close(context.Background())
+		}
+	})
+	do("ALTER SYSTEM SET archive_command = " + quoteLiteral(command(good)))
+	do("SELECT pg_reload_conf()")
+	return conn, do, good
 }
 
 func waitStatus(t *testing.T, ctx context.Context, conn *pgx.Conn, ok func(*ArchiveStatus) bool) *ArchiveStatus {
