@@ -157,7 +157,7 @@ type run struct {
 	services []*manifest.Service
 	backup   *backup.Reader
 	conn     *pgx.Conn
-	unlocks  []func() // release the services' migration locks
+	unlock   func()   // gives back the migration lock, nil until taken
 	tables   []*table // every table of the services, version tables included
 	merged   []*table // those merged, in dependency order
 	versions map[string]*table
@@ -295,11 +295,9 @@ func (r *run) connect(ctx context.Context) error {
 		return fmt.Errorf("service restore connects to %s as %s, who is not a superuser: it writes every restored service's tables and reads the others'; connect as a superuser. Nothing was changed", r.srv.Addr(), r.srv.User())
 	}
 	// One lock covers every service of the database.
-	unlock, err := migrate.LockService(ctx, r.srv, r.services[0], 0, nil)
-	if err != nil {
+	if r.unlock, err = migrate.LockService(ctx, r.srv, r.services[0], 0, nil); err != nil {
 		return fmt.Errorf("take the migration lock: %w", err)
 	}
-	r.unlocks = append(r.unlocks, unlock)
 	return nil
 }
 
@@ -308,8 +306,8 @@ func (r *run) release() {
 	if r.conn != nil {
 		r.conn.Close(context.Background())
 	}
-	for _, unlock := range r.unlocks {
-		unlock()
+	if r.unlock != nil {
+		r.unlock()
 	}
 }
 
