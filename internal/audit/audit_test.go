@@ -74,6 +74,9 @@ func TestAuditCleanAfterProvision(t *testing.T) {
 	if after := fingerprint(t, conn, "t4a_"); after != before {
 		t.Errorf("the audit left a trace:\nbefore %s\nafter  %s", before, after)
 	}
+	if h := r.Human(); !strings.Contains(h, "isolation holds for what was checked") || !strings.Contains(h, "Not checked by this audit: large objects") {
+		t.Errorf("a clean audit does not say what it did not check:\n%s", h)
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
