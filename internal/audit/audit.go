@@ -10,7 +10,12 @@
 // other schemas, and SETs ROLE to other roles; as each owner role (the admin
 // with SET ROLE) it tries DDL on other schemas and the DROP ... CASCADE that
 // would remove another service's foreign key. An attempt that succeeds is an
-// error finding naming what was possible. Nothing is left behind: every
+// error finding naming what was possible. It also reads the channels outside
+// the schemas (sidechannels.go): large objects, per-role settings, default
+// privileges, CONNECT on the maintenance databases. What it cannot check on
+// this server it lists in Report.NotChecked, and what Postgres cannot close
+// (NOTIFY, advisory locks, statistics views) in Report.NotClosable: neither
+// is covered by "isolation holds". Nothing is left behind: every
 // attempt runs in a savepoint of a transaction that is rolled back, and the
 // write attempts match no row (they consume no sequence value).
 package audit
@@ -41,6 +46,7 @@ type Finding struct {
 	Severity string `json:"severity"`
 	// Check names what was checked: roles, membership, schema, guard,
 	// privileges, public, foreign_keys, links, dependencies, ownership,
+	// large_objects, role_settings, default_privileges, connect,
 	// login, read, write, create, set_role, ddl, cascade_drop, link.
 	Check string `json:"check"`
 	// Service is the service concerned, "" for the database as a whole.
@@ -55,18 +61,12 @@ type Report struct {
 	// Probes counts the statements tried as a service role.
 	Probes   int       `json:"probes"`
 	Findings []Finding `json:"findings"`
-	// NotChecked names what this audit does not look at: isolation is
-	// said to hold for what was checked only.
+	// NotChecked lists what the audit could not check on this server, and
+	// why; "isolation holds" never covers it.
 	NotChecked []string `json:"not_checked"`
-}
-
-// notChecked are the channels between services this audit does not look
-// at: some Postgres cannot close, the others it does not inspect yet.
-var notChecked = []string{
-	"large objects and their grants (provisioning revokes their creation from PUBLIC)",
-	"role settings (ALTER ROLE ... SET) and passwords on owner roles",
-	"CONNECT on other databases of the server",
-	"LISTEN/NOTIFY, advisory locks and the activity views, which Postgres shares between all roles",
+	// NotClosable lists what Postgres shares between every role, which no
+	// audit can close: it is not checked either (README, Isolation).
+	NotClosable []string `json:"not_closable"`
 }
 
 // Human renders the report for a terminal.
@@ -74,6 +74,8 @@ func (r *Report) Human() string {
 	var b strings.Builder
 	errs, warns := r.count()
 	switch {
+	case r.OK && warns == 0 && len(r.NotChecked) > 0:
+		fmt.Fprintf(&b, "Audit of database %s: isolation holds for what was checked (%d attempts refused, every catalog check that could be made passed).\n", r.Database, r.Probes)
 	case r.OK && warns == 0:
 		fmt.Fprintf(&b, "Audit of database %s: isolation holds for what was checked (%d attempts refused, every catalog check passed).\n", r.Database, r.Probes)
 	case r.OK:
@@ -89,8 +91,12 @@ func (r *Report) Human() string {
 		fmt.Fprintf(&b, "  %-7s %-13s %-12s %s\n", f.Severity, f.Check, svc, f.Detail)
 	}
 	if len(r.NotChecked) > 0 {
-		fmt.Fprintf(&b, "Not checked by this audit: %s.\n", strings.Join(r.NotChecked, "; "))
+		fmt.Fprintf(&b, "Not checked:\n")
+		for _, n := range r.NotChecked {
+			fmt.Fprintf(&b, "  %s\n", n)
+		}
 	}
+	fmt.Fprintf(&b, "Shared by every role, which Postgres cannot close and the audit does not check: %s.\n", strings.Join(r.NotClosable, "; "))
 	return b.String()
 }
 
@@ -111,7 +117,7 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, log *slog
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &auditor{p: p, srv: srv, log: log, report: &Report{Database: srv.Database, Findings: []Finding{}, NotChecked: notChecked}}
+	a := &auditor{p: p, srv: srv, log: log, report: &Report{Database: srv.Database, Findings: []Finding{}, NotChecked: []string{}, NotClosable: notClosable}}
 	if err := a.run(ctx); err != nil {
 		return nil, err
 	}
@@ -155,6 +161,11 @@ func (t probeTable) String() string { return t.schema + "." + t.name }
 
 func (a *auditor) add(severity, check, service, format string, args ...any) {
 	a.report.Findings = append(a.report.Findings, Finding{Severity: severity, Check: check, Service: service, Detail: fmt.Sprintf(format, args...)})
+}
+
+// notChecked records a check the audit could not make, and why.
+func (a *auditor) notChecked(what string) {
+	a.report.NotChecked = append(a.report.NotChecked, what)
 }
 
 func (a *auditor) run(ctx context.Context) error {

@@ -36,7 +36,10 @@ func (a *auditor) catalogChecks(ctx context.Context, conn *pgx.Conn, roles, sche
 	if err := a.checkDependencies(ctx, q, schemas); err != nil {
 		return err
 	}
-	return a.checkOwners(ctx, q, schemas)
+	if err := a.checkOwners(ctx, q, schemas); err != nil {
+		return err
+	}
+	return a.sideChannels(ctx, q, roles)
 }
 
 // checkRoles: every service role exists, owners cannot log in, application
@@ -440,8 +443,13 @@ func (a *auditor) declaresDependency(from, to *manifest.Service, d pgcatalog.Aud
 	})
 }
 
-// checkOwners: the objects of a service's schema belong to its owner role,
-// else its migrations cannot alter them.
+// checkOwners: every object of a service's schema belongs to that
+// service's owner role. Owned by another service's role, it is that
+// service's to alter or drop; owned by any other role (the admin, a
+// superuser), it runs with that role's rights where Postgres uses the
+// owner's (a view reads with them, a SECURITY DEFINER function runs as
+// them, a trigger function of it too), and the service's migrations cannot
+// alter it. provision does not change owners: the finding says how.
 func (a *auditor) checkOwners(ctx context.Context, q *pgcatalog.Queries, schemas []string) error {
 	rows, err := q.AuditOwners(ctx, schemas)
 	if err != nil {
@@ -449,9 +457,16 @@ func (a *auditor) checkOwners(ctx context.Context, q *pgcatalog.Queries, schemas
 	}
 	for _, r := range rows {
 		svc := a.bySchema[r.SchemaName]
-		if owner := a.p.OwnerRole(svc.Name); r.Owner != owner {
-			a.add(Warning, "ownership", svc.Name, "%s in schema %s is owned by %s, not %s", r.Name, r.SchemaName, r.Owner, owner)
+		owner := a.p.OwnerRole(svc.Name)
+		if r.Owner == owner {
+			continue
 		}
+		why := "its owner's rights, not the service's, apply wherever Postgres uses an owner's (a view reads, and a SECURITY DEFINER or trigger function runs, with them), and the service's migrations cannot alter it"
+		if other := a.roleService[r.Owner]; other != "" {
+			why = "service " + other + " may alter or drop it"
+		}
+		a.add(Error, "ownership", svc.Name, "%s %s in schema %s is owned by %s, not %s: %s; run ALTER %s %s OWNER TO %s, or drop it (provision does not change owners)",
+			strings.ToLower(r.Kind), r.Name, r.SchemaName, r.Owner, owner, why, r.Kind, r.Name, pgx.Identifier{owner}.Sanitize())
 	}
 	return nil
 }

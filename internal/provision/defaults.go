@@ -71,6 +71,15 @@ func (pl *planner) planDefaults() {
 	}
 }
 
+// DefaultKind names a kind of default privileges (pg_default_acl's
+// defaclobjtype) as ALTER DEFAULT PRIVILEGES does, e.g. TABLES for r.
+func DefaultKind(kind string) string {
+	if k := defaultKinds[kind]; k != "" {
+		return k
+	}
+	return "objects of kind " + kind
+}
+
 func compareDefaultKeys(a, b catalog.DefaultKey) int {
 	return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Kind, b.Kind))
 }

@@ -377,6 +377,12 @@ func SearchPathSetting(schemas []string) string {
 	return strings.Join(out, ", ")
 }
 
+// SearchPathIs reports whether stored, a search_path as
+// pg_db_role_setting holds it, is schemas in that order.
+func SearchPathIs(stored string, schemas []string) bool {
+	return normalPath(stored) == SearchPathSetting(schemas)
+}
+
 // normalPath renders a search_path as pg_db_role_setting stores it
 // (e.g. orders, "my schema") the way SearchPathSetting does.
 func normalPath(v string) string {

@@ -219,15 +219,141 @@ WHERE deps.from_nsp <> deps.to_nsp
 ORDER BY 1, 2, 3, 4;
 
 -- name: AuditOwners :many
--- Objects of the named schemas and their owners: relations, routines, types.
-SELECT n.nspname::text AS schema_name, c.relname::text AS name, pg_get_userbyid(c.relowner)::text AS owner
-FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY(@schemas::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-UNION ALL
-SELECT n.nspname::text, f.oid::regprocedure::text, pg_get_userbyid(f.proowner)::text
-FROM pg_catalog.pg_proc AS f JOIN pg_catalog.pg_namespace AS n ON n.oid = f.pronamespace
+-- The objects of the named schemas with their owners: kind is the word
+-- ALTER ... OWNER TO takes for it, name the object as that statement takes
+-- it. Relations (not indexes, which follow their table), routines, types and
+-- domains (not the row types of relations, nor array types, which follow
+-- their element), collations, conversions, operators and their classes and
+-- families, statistics objects, text search configurations and dictionaries.
+WITH objects AS (
+    SELECT c.relnamespace AS nsp, c.relowner AS owner,
+           CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                          WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END AS kind,
+           format('%I.%I', n.nspname, c.relname) AS name
+    FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c')
+    UNION ALL
+    SELECT f.pronamespace, f.proowner,
+           CASE f.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+           f.oid::regprocedure::text
+    FROM pg_catalog.pg_proc AS f
+    UNION ALL
+    SELECT t.typnamespace, t.typowner, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+           format('%I.%I', n.nspname, t.typname)
+    FROM pg_catalog.pg_type AS t JOIN pg_catalog.pg_namespace AS n ON n.oid = t.typnamespace
+    WHERE t.typrelid = 0 AND NOT EXISTS (SELECT FROM pg_catalog.pg_type AS e WHERE e.typarray = t.oid)
+    UNION ALL
+    SELECT o.collnamespace, o.collowner, 'COLLATION', format('%I.%I', n.nspname, o.collname)
+    FROM pg_catalog.pg_collation AS o JOIN pg_catalog.pg_namespace AS n ON n.oid = o.collnamespace
+    UNION ALL
+    SELECT o.connamespace, o.conowner, 'CONVERSION', format('%I.%I', n.nspname, o.conname)
+    FROM pg_catalog.pg_conversion AS o JOIN pg_catalog.pg_namespace AS n ON n.oid = o.connamespace
+    UNION ALL
+    SELECT o.oprnamespace, o.oprowner, 'OPERATOR', o.oid::regoperator::text
+    FROM pg_catalog.pg_operator AS o
+    UNION ALL
+    SELECT o.opcnamespace, o.opcowner, 'OPERATOR CLASS',
+           format('%I.%I USING %I', n.nspname, o.opcname, (SELECT m.amname FROM pg_catalog.pg_am AS m WHERE m.oid = o.opcmethod))
+    FROM pg_catalog.pg_opclass AS o JOIN pg_catalog.pg_namespace AS n ON n.oid = o.opcnamespace
+    UNION ALL
+    SELECT o.opfnamespace, o.opfowner, 'OPERATOR FAMILY',
+           format('%I.%I USING %I', n.nspname, o.opfname, (SELECT m.amname FROM pg_catalog.pg_am AS m WHERE m.oid = o.opfmethod))
+    FROM pg_catalog.pg_opfamily AS o JOIN pg_catalog.pg_namespace AS n ON n.oid = o.opfnamespace
+    UNION ALL
+    SELECT o.stxnamespace, o.stxowner, 'STATISTICS', format('%I.%I', n.nspname, o.stxname)
+    FROM pg_catalog.pg_statistic_ext AS o JOIN pg_catalog.pg_namespace AS n ON n.oid = o.stxnamespace
+    UNION ALL
+    SELECT o.cfgnamespace, o.cfgowner, 'TEXT SEARCH CONFIGURATION', format('%I.%I', n.nspname, o.cfgname)
+    FROM pg_catalog.pg_ts_config AS o JOIN pg_catalog.pg_namespace AS n ON n.oid = o.cfgnamespace
+    UNION ALL
+    SELECT o.dictnamespace, o.dictowner, 'TEXT SEARCH DICTIONARY', format('%I.%I', n.nspname, o.dictname)
+    FROM pg_catalog.pg_ts_dict AS o JOIN pg_catalog.pg_namespace AS n ON n.oid = o.dictnamespace
+)
+SELECT n.nspname::text AS schema_name, o.kind::text AS kind, o.name::text AS name,
+       pg_get_userbyid(o.owner)::text AS owner
+FROM objects AS o
+JOIN pg_catalog.pg_namespace AS n ON n.oid = o.nsp
 WHERE n.nspname = ANY(@schemas::text[])
+ORDER BY 1, 3, 2;
+
+-- name: AuditLargeObjects :many
+-- Large objects a named role owns, or that are granted to a named role or
+-- to PUBLIC: one row per privilege granted to another role than the owner
+-- (grantee '' is PUBLIC), or one row with privilege '' when there is none.
+SELECT l.oid::bigint AS id,
+       pg_get_userbyid(l.lomowner)::text AS owner,
+       coalesce(CASE WHEN x.grantee = 0 THEN '' ELSE pg_get_userbyid(x.grantee) END, '')::text AS grantee,
+       coalesce(x.privilege_type, '')::text AS privilege
+FROM pg_catalog.pg_largeobject_metadata AS l
+LEFT JOIN LATERAL aclexplode(l.lomacl) AS x ON x.grantee <> l.lomowner
+WHERE pg_get_userbyid(l.lomowner) = ANY(@roles::text[])
+   OR x.grantee = 0 OR pg_get_userbyid(x.grantee) = ANY(@roles::text[])
+ORDER BY 1, 3, 4;
+
+-- name: AuditFunctionExecute :many
+-- Which of the named functions (as to_regprocedure reads them, e.g.
+-- pg_catalog.lo_creat(integer); those this server lacks are skipped) the
+-- named roles may execute, directly, through a membership or through
+-- PUBLIC; public_may says whether PUBLIC itself may.
+SELECT r.rolname::text AS role,
+       u.name::text AS function,
+       has_function_privilege('public', to_regprocedure(u.name), 'EXECUTE')::bool AS public_may
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN unnest(@functions::text[]) AS u(name)
+WHERE r.rolname = ANY(@roles::text[])
+  AND to_regprocedure(u.name) IS NOT NULL
+  AND has_function_privilege(r.oid, to_regprocedure(u.name), 'EXECUTE')
 ORDER BY 1, 2;
+
+-- name: AuditRoleSettings :many
+-- The per-role settings (ALTER ROLE ... SET) of the named roles that apply
+-- in the current database: set for it, or for every database
+-- (all_databases). One row per setting, as name and value.
+SELECT r.rolname::text AS role,
+       (s.setdatabase = 0)::bool AS all_databases,
+       split_part(c.setting, '=', 1)::text AS name,
+       substr(c.setting, length(split_part(c.setting, '=', 1)) + 2)::text AS value
+FROM pg_catalog.pg_db_role_setting AS s
+JOIN pg_catalog.pg_roles AS r ON r.oid = s.setrole
+CROSS JOIN unnest(s.setconfig) AS c(setting)
+WHERE r.rolname::text = ANY(@roles::text[])
+  AND s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = current_database()))
+ORDER BY 1, 2, 3;
+
+-- name: AuditDefaultPrivileges :many
+-- The default privileges (ALTER DEFAULT PRIVILEGES) of the current database
+-- that a named role sets, or that grant to a named role or to PUBLIC (grantee
+-- ''): one row per privilege. schema_name '' is every schema; kind is r
+-- (tables), S (sequences), f (functions), T (types) or n (schemas).
+SELECT pg_get_userbyid(d.defaclrole)::text AS role,
+       coalesce(n.nspname, '')::text AS schema_name,
+       d.defaclobjtype::text AS kind,
+       CASE WHEN x.grantee = 0 THEN '' ELSE pg_get_userbyid(x.grantee) END::text AS grantee,
+       x.privilege_type::text AS privilege
+FROM pg_catalog.pg_default_acl AS d
+LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = d.defaclnamespace
+CROSS JOIN aclexplode(d.defaclacl) AS x
+WHERE x.grantee <> d.defaclrole
+  AND (pg_get_userbyid(d.defaclrole) = ANY(@roles::text[])
+       OR x.grantee = 0 OR pg_get_userbyid(x.grantee) = ANY(@roles::text[]))
+ORDER BY 1, 2, 3, 4, 5;
+
+-- name: AuditClusterConnect :many
+-- The databases other than the current one the named roles may connect to,
+-- and whether PUBLIC may (so that the role may through it).
+SELECT r.rolname::text AS role,
+       d.datname::text AS database,
+       has_database_privilege('public', d.oid, 'CONNECT')::bool AS public_may
+FROM pg_catalog.pg_roles AS r
+CROSS JOIN pg_catalog.pg_database AS d
+WHERE r.rolname = ANY(@roles::text[])
+  AND d.datname <> current_database() AND d.datallowconn
+  AND has_database_privilege(r.oid, d.oid, 'CONNECT')
+ORDER BY 2, 1;
+
+-- name: AuditSetting :one
+-- The value of a server setting, '' when this server does not know it.
+SELECT coalesce(current_setting(@name::text, true), '')::text AS value;
 
 -- name: AuditProbeTables :many
 -- The ordinary and partitioned tables of the named schemas, each with a
