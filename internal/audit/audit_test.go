@@ -171,7 +171,7 @@ func TestAuditCatchesEveryHole(t *testing.T) {
 		{name: "role settings",
 			open: "ALTER ROLE " + r("orders_app") + " SET search_path = customers; ALTER ROLE " + r("orders_owner") + " SET statement_timeout = '1s'; ALTER ROLE " + r("catalog_app") + " IN DATABASE " + db + " SET role = " + r("catalog_owner"),
 			undo: "ALTER ROLE " + r("orders_app") + " RESET search_path; ALTER ROLE " + r("orders_owner") + " RESET statement_timeout; ALTER ROLE " + r("catalog_app") + " IN DATABASE " + db + " RESET role",
-			want: []string{"error role_settings t4b_orders_app has search_path = customers for every database: unqualified names of every session of the role resolve through it; run ALTER ROLE",
+			want: []string{"error role_settings t4b_orders_app has search_path = customers for every database: unqualified names of every session of the role resolve through it; run `splitschema provision` (it resets it) or ALTER ROLE",
 				"error role_settings t4b_catalog_app has role = t4b_catalog_owner for database",
 				"warning role_settings t4b_orders_owner has statement_timeout = 1s for every database, a setting splitschema does not make"}},
 		{name: "app's search_path changed",

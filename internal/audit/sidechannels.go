@@ -123,10 +123,6 @@ func (a *auditor) checkLargeObjectCreators(ctx context.Context, q *pgcatalog.Que
 	return nil
 }
 
-// dangerousSettings are the per-role settings that change who a session is
-// or where it finds its objects.
-var dangerousSettings = []string{"role", "session_authorization", "search_path"}
-
 // checkRoleSettings: the only per-role setting of a service role is the
 // application role's search_path in the project database, which
 // provisioning sets. A role, session_authorization or other search_path
@@ -147,12 +143,13 @@ func (a *auditor) checkRoleSettings(ctx context.Context, q *pgcatalog.Queries, r
 			continue // provisioning's own
 		}
 		fix := fmt.Sprintf("run ALTER ROLE %s%s RESET %s", pgx.Identifier{r.Role}.Sanitize(), in, r.Name)
-		if !slices.Contains(dangerousSettings, r.Name) {
+		if !slices.Contains(provision.IdentitySettings, r.Name) {
 			a.add(Warning, "role_settings", svc.Name, "%s has %s = %s for %s, a setting splitschema does not make: it applies to every session of the role; if it was not set on purpose, %s",
 				r.Role, r.Name, r.Value, where, fix)
 			continue
 		}
 		why := "every session of the role starts with it"
+		fix = "run `splitschema provision` (it resets it) or " + strings.TrimPrefix(fix, "run ")
 		switch {
 		case r.Name == "search_path" && r.Role == a.p.AppRole(svc.Name) && !r.AllDatabases:
 			why = fmt.Sprintf("unqualified names resolve through it instead of %s, the path provisioning sets", provision.SearchPathSetting(path))

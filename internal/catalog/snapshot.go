@@ -34,6 +34,9 @@ type Snapshot struct {
 	// Settings maps a role of Scope.Roles to its settings ("name=value")
 	// that apply in this database only (ALTER ROLE ... IN DATABASE).
 	Settings map[string][]string
+	// GlobalSettings maps a role of Scope.Roles to its settings for every
+	// database (ALTER ROLE ... SET without IN DATABASE).
+	GlobalSettings map[string][]string
 	// Database is the privileges held on the connected database.
 	Database []Grant
 	// ACLs holds the privileges of every schema in Scope.Schemas and of
@@ -82,13 +85,14 @@ type Scope struct {
 func ReadCluster(ctx context.Context, db pgcatalog.DBTX) (*Snapshot, error) {
 	q := pgcatalog.New(db)
 	s := &Snapshot{
-		Roles:     map[string]*Role{},
-		Schemas:   map[string]string{},
-		Settings:  map[string][]string{},
-		ACLs:      map[Object]*ACL{},
-		Relations: map[string][]Relation{},
-		Defaults:  map[DefaultKey][]Grant{},
-		Columns:   map[string][]string{},
+		Roles:          map[string]*Role{},
+		Schemas:        map[string]string{},
+		Settings:       map[string][]string{},
+		GlobalSettings: map[string][]string{},
+		ACLs:           map[Object]*ACL{},
+		Relations:      map[string][]Relation{},
+		Defaults:       map[DefaultKey][]Grant{},
+		Columns:        map[string][]string{},
 
 		AdminMemberOf: map[string]bool{},
 		AdminOptionOn: map[string]bool{},
@@ -183,7 +187,9 @@ func (s *Snapshot) ReadObjects(ctx context.Context, db pgcatalog.DBTX, scope Sco
 		return fmt.Errorf("read role settings: %w", err)
 	}
 	for _, r := range settings {
-		if !r.AllDatabases {
+		if r.AllDatabases {
+			s.GlobalSettings[r.Role] = append(s.GlobalSettings[r.Role], r.Config...)
+		} else {
 			s.Settings[r.Role] = append(s.Settings[r.Role], r.Config...)
 		}
 	}

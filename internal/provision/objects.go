@@ -363,6 +363,51 @@ func (pl *planner) planSettings(svc *manifest.Service) {
 		SQL: "ALTER ROLE " + ident(app) + " IN DATABASE " + ident(pl.db) + " SET search_path = " + want})
 }
 
+// IdentitySettings are the per-role settings that change who a session
+// is or where it finds its objects: on a service role, only provisioning's
+// own search_path of the application role belongs.
+var IdentitySettings = []string{"role", "session_authorization", "search_path"}
+
+// planRoleResets removes, from every service role, an identity setting set
+// by hand (ALTER ROLE ... SET role = ...), for every database and for the
+// project's: a session would start as, or resolve names through, something
+// the service was not given. The application role's search_path in the
+// project database is planSettings' to fix; elsewhere it is reset too.
+func (pl *planner) planRoleResets(svc *manifest.Service) {
+	app := pl.p.AppRole(svc.Name)
+	for _, role := range []string{pl.p.OwnerRole(svc.Name), app, pl.p.MigratorRole(svc.Name)} {
+		if pl.snap.Roles[role] == nil {
+			continue
+		}
+		for _, scope := range []struct {
+			in       string
+			settings []string
+		}{{"", pl.snap.GlobalSettings[role]}, {" IN DATABASE " + ident(pl.db), pl.snap.Settings[role]}} {
+			for _, name := range identitySettingsIn(scope.settings) {
+				if role == app && name == "search_path" && scope.in != "" {
+					continue // the project database's is planSettings'
+				}
+				pl.add(Change{Service: svc.Name, Action: "role setting", phase: phaseRoles, needsAdminOf: role,
+					SQL:  "ALTER ROLE " + ident(role) + scope.in + " RESET " + name,
+					Note: "set by hand: it changes who the role's sessions are or where they find objects"})
+			}
+		}
+	}
+}
+
+// identitySettingsIn returns the IdentitySettings among settings
+// ("name=value"), each once.
+func identitySettingsIn(settings []string) []string {
+	var names []string
+	for _, kv := range settings {
+		name, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(IdentitySettings, name) && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // SearchPathSetting renders a search_path as SET takes it: comma-separated.
 // The schemas are manifest identifiers (lower-case letters, digits and _,
 // no reserved word), which need no quotes; a name that would is quoted.

@@ -176,7 +176,7 @@ func freshDatabase(snap *catalog.Snapshot) {
 func declaredRoles(p *manifest.Project) []string {
 	var out []string
 	for _, s := range p.Services {
-		out = append(out, p.OwnerRole(s.Name), p.AppRole(s.Name))
+		out = append(out, p.OwnerRole(s.Name), p.AppRole(s.Name), p.MigratorRole(s.Name))
 	}
 	return out
 }

@@ -79,6 +79,7 @@ func (pl *planner) run() {
 		pl.planSchema(svc)
 		pl.planObjects(svc)
 		pl.planSettings(svc)
+		pl.planRoleResets(svc)
 	}
 	pl.planDatabase()
 	pl.planPublicSchema()

@@ -79,3 +79,46 @@ func TestProvisionEmbeddedRevokesMaintenanceConnect(t *testing.T) {
 	}
 	mustNoChanges(t, p, &embedded)
 }
+
+// TestProvisionResetsIdentitySettings: a role, session_authorization or
+// search_path set by hand on a service role (for every database or the
+// project's) makes its sessions start as someone else or resolve names
+// elsewhere; the plan resets each in its scope, then has nothing left to
+// do, and other settings are left alone (audit warns about them).
+func TestProvisionResetsIdentitySettings(t *testing.T) {
+	t.Parallel()
+	p := mustShop(t, "t5r_")
+	srv := mustServer(t)
+	mustApply(t, p, srv)
+	conn := mustConnect(t, srv)
+	app, migrator, owner := p.AppRole("orders"), p.MigratorRole("orders"), p.OwnerRole("customers")
+	db := q(srv.Database)
+	mustExec(t, conn, "ALTER ROLE "+q(app)+" SET role = "+q(owner))
+	mustExec(t, conn, "ALTER ROLE "+q(migrator)+" IN DATABASE "+db+" SET search_path = customers")
+	mustExec(t, conn, "ALTER ROLE "+q(owner)+" IN DATABASE "+db+" SET statement_timeout = '5s'")
+	want := []string{
+		"ALTER ROLE " + q(app) + " RESET role",
+		"ALTER ROLE " + q(migrator) + " IN DATABASE " + db + " RESET search_path",
+	}
+	h := mustPlan(t, p, srv).Human()
+	for _, w := range want {
+		if !strings.Contains(h, w) {
+			t.Errorf("plan lacks %q:\n%s", w, h)
+		}
+	}
+	if strings.Contains(h, "statement_timeout") || strings.Contains(h, "IN DATABASE "+db+" RESET role") {
+		t.Errorf("plan resets what it should leave alone:\n%s", h)
+	}
+	mustApply(t, p, srv)
+	mustNoChanges(t, p, srv)
+	var left []string
+	err := conn.QueryRow(ctxFor(t), `SELECT coalesce(array_agg(r.rolname || ':' || c), '{}')
+		FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole, unnest(s.setconfig) c
+		WHERE r.rolname = ANY($1) AND c NOT LIKE 'search_path=%' OR r.rolname = $2`, []string{app, migrator, owner}, migrator).Scan(&left)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0] != owner+":statement_timeout=5s" {
+		t.Errorf("settings left after provision: %v, want only %s's statement_timeout", left, owner)
+	}
+}
