@@ -3,28 +3,31 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/pgsql"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
-// stallHold is how long the reader holds ACCESS SHARE on the table, as a
-// backup's pg_dump holds it on every table until it is done.
-const stallHold = 2 * time.Second
+// stallBallastRows is the size of the table added to the stall project so
+// that its backup lasts seconds (about 80 bytes a row): pg_dump holds ACCESS
+// SHARE on every table until it is done.
+const stallBallastRows = 1_500_000
 
 // stallWriters is how many sessions write the table meanwhile.
 const stallWriters = 4
 
 // benchStall measures, Runs times, the writers' worst stall (the longest
-// single INSERT) while a migration's ALTER TABLE waits stallHold behind a
-// reader holding ACCESS SHARE, as it does behind a backup: `migrate up`
-// (tries of 200 ms with backoff, up to lock_timeout) against the same ALTER
-// in one admin session with the same lock_timeout, which queues every
-// writer behind it until the reader is gone.
+// single INSERT) while a migration's ALTER TABLE waits behind a running
+// `splitschema backup`, whose pg_dump holds ACCESS SHARE on the table:
+// `migrate up` (tries of 200 ms with backoff, up to lock_timeout) against
+// the same ALTER in one admin session with the same lock_timeout, which
+// queues every writer behind it until the backup is done.
 func benchStall(ctx context.Context, e *env) (*row, error) {
 	g, err := e.generate(ctx, "stall", 1, 1)
 	if err != nil {
@@ -41,7 +44,10 @@ func benchStall(ctx context.Context, e *env) (*row, error) {
 		return nil, fmt.Errorf("migrate up: %w", err)
 	}
 	table := pgsql.Ident(svc.Schema, linkedTable)
-	r := &row{what: fmt.Sprintf("writers' worst stall while a migration waits %s behind a reader's ACCESS SHARE, as behind a backup (%d writers): migrate up vs a plain ALTER with the same lock_timeout", stallHold, stallWriters), unit: unitSeconds}
+	if err := addBallast(ctx, srv, svc.Schema); err != nil {
+		return nil, err
+	}
+	r := &row{what: fmt.Sprintf("writers' worst stall while a migration waits behind a running backup (%d writers): migrate up vs a plain ALTER with the same lock_timeout", stallWriters), unit: unitSeconds}
 	for run := range e.cfg.Runs {
 		file := g.p.Path(migrate.MigrationsDir, name, fmt.Sprintf("%05d_stall%d.sql", run+2, run))
 		col := fmt.Sprintf("stall%d", run)
@@ -52,14 +58,19 @@ func benchStall(ctx context.Context, e *env) (*row, error) {
 		if err != nil {
 			return nil, err
 		}
-		ours, err := worstStall(ctx, srv, table, func() error {
+		ours, err := worstStall(ctx, e, p, srv, table, func() error {
 			_, err := migrate.Up(ctx, p, srv, migrate.Options{Service: name})
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("migrate up behind a reader: %w", err)
+			return nil, fmt.Errorf("migrate up behind a backup: %w", err)
 		}
-		base, err := worstStall(ctx, srv, table, func() error {
+		// The plain ALTER may never get its lock: pg_dump's own LOCK TABLE
+		// queues behind it while the backup's snapshot session holds the
+		// table, so it fails at lock_timeout, having stalled the writers
+		// that long. That stall is the measurement.
+		var plainFailed error
+		base, err := worstStall(ctx, e, p, srv, table, func() error {
 			conn, err := srv.Connect(ctx, srv.Database)
 			if err != nil {
 				return err
@@ -67,33 +78,73 @@ func benchStall(ctx context.Context, e *env) (*row, error) {
 			defer conn.Close(context.WithoutCancel(ctx))
 			_, err = conn.Exec(ctx, fmt.Sprintf("SET lock_timeout = %d; ALTER TABLE %s ADD COLUMN plain%d integer",
 				p.Settings.LockTimeout.Milliseconds(), table, run))
+			if pgsql.IsCode(err, pgsql.LockNotAvailable) {
+				plainFailed, err = err, nil
+			}
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("plain ALTER behind a reader: %w", err)
+			return nil, fmt.Errorf("plain ALTER behind a backup: %w", err)
 		}
-		e.progress("stall run %d/%d: worst writer stall %.0f ms with migrate up, %.0f ms with a plain ALTER", run+1, e.cfg.Runs, ours*1000, base*1000)
+		outcome := "done"
+		if plainFailed != nil {
+			outcome = "failed at lock_timeout"
+		}
+		e.progress("stall run %d/%d: worst writer stall %.0f ms with migrate up, %.0f ms with a plain ALTER (%s)", run+1, e.cfg.Runs, ours*1000, base*1000, outcome)
 		r.add(ours, base)
 	}
 	return r, nil
 }
 
-// worstStall runs migration while a reader holds ACCESS SHARE on table for
-// stallHold and stallWriters sessions insert into it, and returns the
-// longest single insert, in seconds.
-func worstStall(ctx context.Context, srv *target.Server, table string, migration func() error) (float64, error) {
-	reader, err := srv.Connect(ctx, srv.Database)
+// addBallast fills a table of stallBallastRows rows in schema, so that a
+// backup of the project lasts long enough for a migration to meet it.
+func addBallast(ctx context.Context, srv *target.Server, schema string) error {
+	conn, err := srv.Connect(ctx, srv.Database)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT g AS id, md5(g::text) || md5((g + 1)::text) AS filler FROM generate_series(1, %d) AS g",
+		pgsql.Ident(schema, "stall_ballast"), stallBallastRows))
+	if err != nil {
+		return fmt.Errorf("fill the stall project's ballast table: %w", err)
+	}
+	return nil
+}
+
+// worstStall starts a backup of p, waits until its pg_dump holds ACCESS
+// SHARE on table, then runs migration while stallWriters sessions insert
+// into table, and returns the longest single insert, in seconds. It fails
+// when the backup ended before the migration did: the migration then met
+// no backup, or only part of one, and the run measured nothing.
+func worstStall(ctx context.Context, e *env, p *manifest.Project, srv *target.Server, table string, migration func() error) (float64, error) {
+	watch, err := srv.Connect(ctx, srv.Database)
 	if err != nil {
 		return 0, err
 	}
-	defer reader.Close(context.WithoutCancel(ctx))
-	tx, err := reader.Begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SELECT count(*) FROM "+table); err != nil {
-		return 0, err
+	defer watch.Close(context.WithoutCancel(ctx))
+	bctx, cancelBackup := context.WithCancel(ctx)
+	defer cancelBackup()
+	backupDone := make(chan error, 1)
+	var backupEnd time.Time
+	go func() {
+		res, err := backup.Run(bctx, p, srv, e.backupOptions())
+		backupEnd = time.Now()
+		if err == nil {
+			err = os.RemoveAll(res.Path)
+		}
+		backupDone <- err
+	}()
+	for held := false; !held; {
+		select {
+		case err := <-backupDone:
+			return 0, fmt.Errorf("the backup ended before its pg_dump was seen holding %s: %v", table, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks WHERE relation = $1::regclass
+			AND mode = 'AccessShareLock' AND granted AND pid <> pg_backend_pid())`, table).Scan(&held); err != nil {
+			return 0, err
+		}
 	}
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -121,17 +172,19 @@ func worstStall(ctx context.Context, srv *target.Server, table string, migration
 			}
 		})
 	}
-	done := make(chan error, 1)
-	go func() { done <- migration() }()
-	time.Sleep(stallHold)
-	if err := tx.Rollback(ctx); err != nil {
-		return 0, err
-	}
-	err = <-done
+	migrationStart := time.Now()
+	err = migration()
 	stop()
 	wg.Wait()
 	if err != nil {
 		return 0, err
 	}
+	if err := <-backupDone; err != nil {
+		return 0, fmt.Errorf("the backup the migration met: %w", err)
+	}
+	if backupEnd.Sub(migrationStart) < 500*time.Millisecond {
+		return 0, fmt.Errorf("the backup ended %s after the migration started: too soon to measure a stall; raise stallBallastRows", backupEnd.Sub(migrationStart).Round(time.Millisecond))
+	}
+	e.progress("stall: the backup ran %.1f s after the migration started", backupEnd.Sub(migrationStart).Seconds())
 	return worst.Seconds(), werr
 }
