@@ -9,6 +9,7 @@ import (
 
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
+	"github.com/splitschema/splitschema/internal/pipeline"
 	"github.com/splitschema/splitschema/internal/pitr"
 	"github.com/splitschema/splitschema/internal/target"
 )
@@ -93,7 +94,7 @@ func runApply(e *env) error {
 		return err
 	}
 	e.markPoint(p, srv, "apply "+time.Now().UTC().Format("2006-01-02T15:04:05Z"))
-	res, err := migrate.Apply(e.ctx, p, srv, migrate.Options{Log: e.log, BeforeService: pitr.BeforeMigration(p, srv), DeferLinks: e.c.Bool("defer-links")})
+	res, err := pipeline.Apply(e.ctx, p, srv, migrate.Options{Log: e.log, BeforeService: pitr.BeforeMigration(p, srv), DeferLinks: e.c.Bool("defer-links")})
 	if res != nil {
 		res.Verbose = e.verbose
 		if e.c.Bool("show-row-data") {

@@ -8,7 +8,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/splitschema/splitschema/internal/audit"
-	"github.com/splitschema/splitschema/internal/migrate"
+	"github.com/splitschema/splitschema/internal/pipeline"
 	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/secrets"
 )
@@ -72,51 +72,17 @@ func runPlan(e *env) error {
 	if err != nil {
 		return err
 	}
-	cs, err := provision.PlanWith(e.ctx, p, srv, e.provisionOptions())
+	report, err := pipeline.Plan(e.ctx, p, srv, e.provisionOptions())
 	if err != nil {
 		return err
 	}
-	status, err := migrate.Pending(e.ctx, p, srv)
-	if err != nil {
-		return err
-	}
-	report := newPlanReport(cs, status)
 	if err := e.emit(report); err != nil {
 		return err
 	}
-	if e.c.Bool("detailed-exitcode") && (cs.Pending > 0 || report.PendingMigrations > 0) {
+	if e.c.Bool("detailed-exitcode") && report.HasChanges() {
 		return ucli.Exit("", 2)
 	}
 	return nil
-}
-
-// planReport is what `plan` prints: the provisioning changes and, per
-// service, the migrations `apply` would run after them.
-type planReport struct {
-	*provision.Changeset
-	PendingMigrations int                     `json:"pending_migrations"`
-	Migrations        []migrate.ServiceStatus `json:"migrations"`
-	migrateLines      []string
-}
-
-func newPlanReport(cs *provision.Changeset, status *migrate.StatusReport) *planReport {
-	r := &planReport{Changeset: cs, Migrations: status.Services, migrateLines: status.PlanLines()}
-	for _, s := range status.Services {
-		r.PendingMigrations += len(s.Pending)
-	}
-	return r
-}
-
-func (r *planReport) Human() string {
-	out := r.Changeset.Human()
-	if len(r.migrateLines) == 0 {
-		return out + "No pending migrations.\n"
-	}
-	out += fmt.Sprintf("\nPending migrations (%d), run by `splitschema apply` or `splitschema migrate up`:\n", r.PendingMigrations)
-	for _, l := range r.migrateLines {
-		out += "  " + l + "\n"
-	}
-	return out
 }
 
 func runProvision(e *env) error {

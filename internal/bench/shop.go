@@ -9,6 +9,7 @@ import (
 	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
+	"github.com/splitschema/splitschema/internal/pipeline"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -41,7 +42,7 @@ func buildShop(ctx context.Context, e *env) (*shop, error) {
 	}
 	s := &shop{p: p, srv: e.server(shopDatabase)}
 	e.progress("shop: apply (provision + migrate) into database %s", shopDatabase)
-	if _, err := migrate.Apply(ctx, p, s.srv, migrate.Options{}); err != nil {
+	if _, err := pipeline.Apply(ctx, p, s.srv, migrate.Options{}); err != nil {
 		return nil, fmt.Errorf("apply the shop: %w", err)
 	}
 	size := sizeAt(e.cfg.Scale)

@@ -14,6 +14,7 @@ import (
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/pgtest"
+	"github.com/splitschema/splitschema/internal/pipeline"
 	"github.com/splitschema/splitschema/internal/provision/provisiontest"
 	"github.com/splitschema/splitschema/internal/target"
 )
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // apply runs the whole pipeline of p on srv.
 func apply(t *testing.T, p *manifest.Project, srv *target.Server) {
 	t.Helper()
-	res, err := migrate.Apply(provisiontest.Context(t), p, srv, migrate.Options{})
+	res, err := pipeline.Apply(provisiontest.Context(t), p, srv, migrate.Options{})
 	if err != nil {
 		if res != nil {
 			t.Log(res.Human())

@@ -19,6 +19,7 @@ import (
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/pgsql"
+	"github.com/splitschema/splitschema/internal/pipeline"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -136,7 +137,7 @@ func dynamicChecks(ctx context.Context, p *manifest.Project, srv *target.Server,
 	}()
 	log.Info("linting on a scratch database", "database", s.srv.Database, "server", srv.Addr())
 
-	res, err := migrate.Apply(ctx, s.p, s.srv, migrate.Options{Log: log})
+	res, err := pipeline.Apply(ctx, s.p, s.srv, migrate.Options{Log: log})
 	failed := map[string]bool{}
 	switch {
 	case res == nil && err != nil:

@@ -45,9 +45,10 @@ type Options struct {
 	// one-service restore) working on the same service; 0 means 5 minutes.
 	LockWait time.Duration
 
-	// files are the migrations Apply already read and checked, by service;
+	// Files are the migrations already read and checked by LoadChecked,
+	// by service (the apply pipeline reads them before its first change);
 	// nil makes the run read them.
-	files map[string][]*File
+	Files map[string][]*File
 }
 
 // ErrUsage marks a request that cannot be run as given (a missing service
@@ -157,9 +158,9 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 	if err != nil {
 		return nil, err
 	}
-	files := o.files
+	files := o.Files
 	if files == nil {
-		if files, err = loadChecked(p, services); err != nil {
+		if files, err = LoadChecked(p, services); err != nil {
 			return nil, err
 		}
 	}
@@ -173,7 +174,7 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 	}
 	grant := o.GrantLinks
 	if grant == nil {
-		grant = defaultGrantLinks
+		grant = provision.GrantLinks
 	}
 	pk := func(schema, table string) []string { return primaryKey(ctx, admin, schema, table) }
 
@@ -344,12 +345,12 @@ func selectServices(p *manifest.Project, only string, reverse bool) ([]*manifest
 	return out, nil
 }
 
-// loadChecked reads the migrations of the services, by service: a file
+// LoadChecked reads the migrations of the services, by service: a file
 // that does not parse stops a run before anything changes. What a
 // migration may do is not decided here by reading its text: it runs as
 // the service's migrator role, which Postgres keeps to the owner's rights
 // (`lint` still points out a SET ROLE it can see).
-func loadChecked(p *manifest.Project, services []*manifest.Service) (map[string][]*File, error) {
+func LoadChecked(p *manifest.Project, services []*manifest.Service) (map[string][]*File, error) {
 	files := map[string][]*File{}
 	for _, svc := range services {
 		fs, err := LoadFiles(p, svc.Name)

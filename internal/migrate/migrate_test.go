@@ -428,61 +428,6 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-func TestApply(t *testing.T) {
-	dir := copyShop(t)
-	p := mustLoad(t, dir)
-	srv := newServer(t)
-	ctx := context.Background()
-	res, err := Apply(ctx, p, srv, Options{})
-	if err != nil {
-		t.Fatalf("first apply: %v\n%v", err, res)
-	}
-	if !res.OK || !res.Changed || len(res.Provision.Changes) == 0 || !res.Migrate.Changed {
-		t.Errorf("first apply: %s", res.Human())
-	}
-	st, err := Status(ctx, p, srv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.HasPending() {
-		t.Errorf("pending after apply:\n%s", st.Human())
-	}
-	again, err := Apply(ctx, p, srv, Options{})
-	if err != nil {
-		t.Fatalf("second apply: %v", err)
-	}
-	t.Logf("first apply:\n%s\nsecond apply:\n%s", res.Human(), again.Human())
-	if again.Changed || len(again.Provision.Changes) != 0 || again.Migrate.Changed {
-		t.Errorf("second apply changed something:\n%s", again.Human())
-	}
-	if h := again.Human(); !strings.Contains(h, "nothing changed") {
-		t.Errorf("second apply does not say nothing changed:\n%s", h)
-	}
-	if again.Audit == nil || len(again.Audit.Findings) > 0 {
-		t.Errorf("the audit after apply is not clean: %+v", again.Audit)
-	}
-	// The foreign keys of the links exist, so the grants came in time.
-	conn := mustConnect(t, srv)
-	var fks int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace <> (SELECT relnamespace FROM pg_class WHERE oid = confrelid)`).Scan(&fks); err != nil {
-		t.Fatal(err)
-	}
-	if fks != 5 {
-		t.Errorf("%d cross-schema foreign keys, want 5", fks)
-	}
-	// The migration history is the owner's: the application role may read
-	// its version table, not rewrite it.
-	for _, c := range []struct{ privilege string }{{"SELECT"}, {"INSERT"}, {"UPDATE"}, {"DELETE"}, {"TRUNCATE"}} {
-		var has bool
-		if err := conn.QueryRow(ctx, "SELECT has_table_privilege($1, 'orders.goose_db_version', $2)", p.AppRole("orders"), c.privilege).Scan(&has); err != nil {
-			t.Fatal(err)
-		}
-		if has != (c.privilege == "SELECT") {
-			t.Errorf("%s holds %s on orders.goose_db_version: %v", p.AppRole("orders"), c.privilege, has)
-		}
-	}
-}
-
 func TestMigrationLock(t *testing.T) {
 	s := newShop(t)
 	ctx := context.Background()

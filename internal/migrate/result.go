@@ -83,7 +83,7 @@ func (r *Result) Service(name string) *ServiceResult {
 func (r *Result) Human() string {
 	var b strings.Builder
 	for _, s := range r.Services {
-		b.WriteString(serviceLines(s))
+		b.WriteString(s.Lines())
 	}
 	switch {
 	case !r.OK:
@@ -96,8 +96,8 @@ func (r *Result) Human() string {
 	return b.String()
 }
 
-// serviceLines renders one service's outcome.
-func serviceLines(s *ServiceResult) string {
+// Lines renders one service's outcome, one line or a few.
+func (s *ServiceResult) Lines() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: ", s.Service)
 	switch s.State {

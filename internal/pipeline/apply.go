@@ -1,4 +1,6 @@
-package migrate
+// Package pipeline is what `apply` and `plan` run on a project: provision,
+// then migrate every service, then audit; and the plan of both.
+package pipeline
 
 import (
 	"context"
@@ -9,12 +11,10 @@ import (
 
 	"github.com/splitschema/splitschema/internal/audit"
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/provision"
 	"github.com/splitschema/splitschema/internal/target"
 )
-
-// defaultGrantLinks is used when Options.GrantLinks is nil.
-var defaultGrantLinks = provision.GrantLinks
 
 // ErrAudit is returned by Apply when the isolation audit after migrating
 // found an error; the result's Audit says what.
@@ -27,7 +27,7 @@ type ApplyResult struct {
 	// with every migration applied: Apply then changed nothing.
 	Changed   bool                 `json:"changed"`
 	Provision *provision.Changeset `json:"provision"`
-	Migrate   *Result              `json:"migrate,omitempty"`
+	Migrate   *migrate.Result      `json:"migrate,omitempty"`
 	Audit     *audit.Report        `json:"audit,omitempty"`
 	// Verbose makes Human print every provisioning statement, not a count.
 	Verbose bool `json:"-"`
@@ -38,7 +38,7 @@ type ApplyResult struct {
 // the REFERENCES grants of the links after each, then audit. It stops at
 // the first step that fails; a failed migration still returns the result,
 // with a *RunError. Running it again changes nothing and says so.
-func Apply(ctx context.Context, p *manifest.Project, srv *target.Server, o Options) (*ApplyResult, error) {
+func Apply(ctx context.Context, p *manifest.Project, srv *target.Server, o migrate.Options) (*ApplyResult, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -46,19 +46,19 @@ func Apply(ctx context.Context, p *manifest.Project, srv *target.Server, o Optio
 	o.Log = log
 	o.Service = ""
 	// Read every migration before changing anything; Up runs these.
-	files, err := loadChecked(p, p.Services)
+	files, err := migrate.LoadChecked(p, p.Services)
 	if err != nil {
 		return nil, err
 	}
-	o.files = files
+	o.Files = files
 	// Links are checked before the first change: each names a table and
 	// columns that exist, or that the migrations about to run create.
-	cs, err := provision.ApplyWith(ctx, p, srv, log, provision.Options{DeferLinks: o.DeferLinks, Creates: Creates(p, files)})
+	cs, err := provision.ApplyWith(ctx, p, srv, log, provision.Options{DeferLinks: o.DeferLinks, Creates: migrate.Creates(p, files)})
 	if err != nil {
 		return nil, err
 	}
 	res := &ApplyResult{Provision: cs, Changed: len(cs.Changes) > 0}
-	mig, err := Up(ctx, p, srv, o)
+	mig, err := migrate.Up(ctx, p, srv, o)
 	res.Migrate = mig
 	if mig == nil {
 		return nil, err
@@ -101,8 +101,8 @@ func (r *ApplyResult) Human() string {
 			b.WriteString("migrate:\n")
 			var m strings.Builder
 			for _, s := range r.Migrate.Services {
-				if s.State != StateUnchanged {
-					m.WriteString(serviceLines(s))
+				if s.State != migrate.StateUnchanged {
+					m.WriteString(s.Lines())
 				}
 			}
 			b.WriteString(indentLines(m.String()))

@@ -13,6 +13,7 @@ import (
 	"github.com/splitschema/splitschema/internal/localpg"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
+	"github.com/splitschema/splitschema/internal/pipeline"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -107,7 +108,7 @@ func newEnv(t *testing.T) (*testEnv, error) {
 	}
 	// The admin URL names the maintenance database: the project's is another.
 	srv.Database = p.Settings.Database
-	if _, err := migrate.Apply(ctx, p, srv, migrate.Options{}); err != nil {
+	if _, err := pipeline.Apply(ctx, p, srv, migrate.Options{}); err != nil {
 		return nil, fmt.Errorf("apply the shop: %w", err)
 	}
 	shop := &backuptest.Shop{Project: p, Server: srv, URL: srv.URL(srv.Database)}

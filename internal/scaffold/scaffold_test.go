@@ -14,6 +14,7 @@ import (
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/pgtest"
+	"github.com/splitschema/splitschema/internal/pipeline"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -305,7 +306,7 @@ func TestScaffoldedProjectWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := migrate.Apply(context.Background(), p, srv, migrate.Options{})
+	res, err := pipeline.Apply(context.Background(), p, srv, migrate.Options{})
 	if err != nil {
 		t.Fatalf("apply: %v\n%v", err, res)
 	}

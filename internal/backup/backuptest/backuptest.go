@@ -21,6 +21,7 @@ import (
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/pgtest"
+	"github.com/splitschema/splitschema/internal/pipeline"
 	"github.com/splitschema/splitschema/internal/secrets"
 	"github.com/splitschema/splitschema/internal/target"
 	"github.com/splitschema/splitschema/internal/verify"
@@ -73,7 +74,7 @@ func New(tb testing.TB) *Shop {
 	p := CopyProject(tb, srv.Database, prefix)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := migrate.Apply(ctx, p, srv, migrate.Options{}); err != nil {
+	if _, err := pipeline.Apply(ctx, p, srv, migrate.Options{}); err != nil {
 		tb.Fatalf("backuptest: apply the shop: %v", err)
 	}
 	s := &Shop{Project: p, Server: srv, URL: u}
