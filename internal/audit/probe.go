@@ -89,7 +89,7 @@ func (p *prober) allow(check, what, stmt string) error {
 	case ierr != nil:
 		return ierr
 	case err == nil:
-	case sqlState(err) == "42830": // invalid_foreign_key: no unique constraint on the columns
+	case sqlState(err) == pgsql.InvalidForeignKey: // no unique constraint on the columns
 		p.a.add(Warning, check, p.service, "%s cannot %s: the columns carry no primary key or unique constraint (%v)", p.who, what, err)
 	case timedOut(err):
 		p.a.add(Warning, check, p.service, "could not tell whether %s can %s: `%s` timed out waiting (%v)", p.who, what, stmt, err)

@@ -27,6 +27,7 @@ const VersionTable = "goose_db_version"
 const (
 	InsufficientPrivilege      = "42501" // insufficient_privilege
 	UndefinedTable             = "42P01" // undefined_table
+	InvalidForeignKey          = "42830" // invalid_foreign_key
 	InvalidSchemaName          = "3F000" // invalid_schema_name
 	InvalidCatalogName         = "3D000" // invalid_catalog_name: no such database
 	DuplicateDatabase          = "42P04" // duplicate_database

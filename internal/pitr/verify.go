@@ -104,10 +104,11 @@ func verifyRestored(ctx context.Context, srv *target.Server, p *manifest.Project
 
 // reference describes the restored database as a backup manifest would.
 func reference(ctx context.Context, conn *pgx.Conn, p *manifest.Project, db string) (*archive.Manifest, map[string]int64, error) {
-	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
-		return nil, nil, err
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, nil, fmt.Errorf("begin a read-only snapshot of the restored database: %w", err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	defer tx.Rollback(context.WithoutCancel(ctx)) // read only: nothing to keep
 	var schemas []string
 	for _, s := range p.Services {
 		schemas = append(schemas, s.Schema)

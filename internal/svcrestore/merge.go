@@ -2,12 +2,12 @@ package svcrestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // The merge makes each restored table hold exactly the staged rows, by
@@ -117,8 +117,7 @@ func mergeTables(ctx context.Context, tx pgx.Tx, tables []*table, changes map[st
 		if firstErr == nil {
 			firstErr = err
 		}
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || (pgErr.Code != "23505" && pgErr.Code != "23503") {
+		if c := pgsql.Code(err); c != pgsql.UniqueViolation && c != pgsql.ForeignKeyViolation {
 			return err
 		}
 	}

@@ -2,14 +2,12 @@ package svcrestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/splitschema/splitschema/internal/archive"
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // report checks the staged rows against the manifest and the services'
@@ -158,7 +156,7 @@ func (r *run) merge(ctx context.Context) error {
 	// EXCLUSIVE: others may still read the tables, nobody may write them
 	// or lock their rows for a foreign key check until the merge is done.
 	if _, err := tx.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN EXCLUSIVE MODE"); err != nil {
-		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+		if pgsql.IsCode(err, pgsql.LockNotAvailable) {
 			_ = tx.Rollback(ctx)
 			return fmt.Errorf("lock the tables of %s: no lock within %s (lock_timeout): held by %s; try again when they are done. Nothing was changed",
 				serviceWord(r.res.Services), r.o.LockTimeout, lockHolders(ctx, r.conn, oids))
@@ -173,8 +171,7 @@ func (r *run) merge(ctx context.Context) error {
 		return err
 	}
 	if err := mergeTables(ctx, tx, r.merged, changes); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		if pgsql.IsCode(err, pgsql.ForeignKeyViolation) {
 			// A link broke since the report was counted: count again, and
 			// say which.
 			_ = tx.Rollback(ctx)

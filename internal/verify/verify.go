@@ -155,10 +155,11 @@ func Run(ctx context.Context, srv *target.Server, m *archive.Manifest, o Options
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	defer conn.Exec(context.Background(), "ROLLBACK")
+	defer tx.Rollback(context.WithoutCancel(ctx)) // read only: nothing to keep
 	snapshot, err := inspect.ExportSnapshot(ctx, conn)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
