@@ -176,8 +176,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.tabulate(fks, indDamage, snapDamage)
-	res.OK = rr.OK && rr.Verify != nil && rr.Verify.OK && snapDamage.Total() == 0
+	cfg.Step(fmt.Sprintf("a bad deploy wipes %s in %s while the other services write; restore %s alone from the snapshot, in place",
+		RestoredService, Database, RestoredService))
+	one, oneDamage, err := r.restoreOneService(ctx, urls, b.snap.ID, fks)
+	if err != nil {
+		return nil, err
+	}
+	res.OneService = one
+	res.tabulate(fks, indDamage, snapDamage, oneDamage)
+	res.OK = rr.OK && rr.Verify != nil && rr.Verify.OK && snapDamage.Total() == 0 &&
+		one.Restore.Applied && len(one.Mismatches) == 0 && oneDamage.Total() == 0
 	res.Seconds = time.Since(started).Seconds()
 	return res, nil
 }
