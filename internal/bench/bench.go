@@ -100,20 +100,27 @@ func runShopScenarios(ctx context.Context, e *env, s *shop, rep *Report) error {
 		rep.rows = append(rep.rows, rows...)
 		last = b
 	}
-	if e.cfg.runs(scenarioRestore) {
-		if last == nil {
-			e.progress("restore: taking the backup to restore")
-			b, _, _, err := ourBackup(ctx, e, s)
-			if err != nil {
-				return fmt.Errorf("restore: %w", err)
-			}
-			last = b
+	if (e.cfg.runs(scenarioRestore) || e.cfg.runs(scenarioService)) && last == nil {
+		e.progress("restore: taking the backup to restore")
+		b, _, _, err := ourBackup(ctx, e, s)
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
 		}
+		last = b
+	}
+	if e.cfg.runs(scenarioRestore) {
 		r, err := benchRestore(ctx, e, s, last)
 		if err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
 		rep.rows = append(rep.rows, r)
+	}
+	if e.cfg.runs(scenarioService) {
+		rows, err := benchServiceRestore(ctx, e, s, last)
+		if err != nil {
+			return fmt.Errorf("service restore: %w", err)
+		}
+		rep.rows = append(rep.rows, rows...)
 	}
 	if e.cfg.runs(scenarioWorkload) {
 		rows, err := benchWorkload(ctx, e, s)

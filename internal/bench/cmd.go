@@ -59,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	fs.Float64Var(&cfg.Scale, "scale", scale, "shop size: 1 is about 340 MiB of table data (env SCALE)")
 	fs.IntVar(&cfg.Runs, "runs", runs, "runs of each measurement; the table shows medians (env RUNS)")
-	only := fs.String("only", os.Getenv("ONLY"), "comma-separated scenarios to run: backup, restore, workload, provision, migrate, stall, pitr (env ONLY; default all)")
+	only := fs.String("only", os.Getenv("ONLY"), "comma-separated scenarios to run: backup, restore, service, workload, provision, migrate, stall, pitr (env ONLY; default all)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "admin `URL` of a server to use (env DATABASE_URL; default PG* variables, else an embedded cluster of its own)")
 	fs.StringVar(&cfg.Report, "report", "BENCHMARKS.md", "markdown `FILE` whose benchmark section gets the table; empty writes none")
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "also print the debug logs of backup and restore, with their timings")

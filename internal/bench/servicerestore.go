@@ -1,0 +1,201 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/splitschema/splitschema/internal/audit"
+	"github.com/splitschema/splitschema/internal/backup"
+	"github.com/splitschema/splitschema/internal/pgsql"
+	"github.com/splitschema/splitschema/internal/secrets"
+	"github.com/splitschema/splitschema/internal/svcrestore"
+	"github.com/splitschema/splitschema/internal/workload"
+)
+
+// serviceRestoreDatabase is where the whole-database restore of the
+// one-service scenario goes.
+const serviceRestoreDatabase = "bench_svcrestore_whole"
+
+// benchServiceRestore measures, Runs times, issue 14's one-service
+// restore on the shop: the smallest service no other service links to
+// (so wiping it breaks no other service's rows) is wiped, as a bad deploy
+// would, and restored alone from backup b, in place, again and again
+// while the other services write at the fixed rate, until workloadWindow
+// has passed. Two rows: one restore's time against the whole database's
+// restore + verify into a new database (the only way back without it),
+// and the other services' throughput during the restores against the
+// same writers as long without.
+func benchServiceRestore(ctx context.Context, e *env, s *shop, b *backup.Result) ([]*row, error) {
+	svc, share, err := smallestLeaf(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.claim(ctx, serviceRestoreDatabase, nil); err != nil {
+		return nil, err
+	}
+	urls := map[string]string{}
+	var others []string
+	for _, name := range workload.Services {
+		u, err := secrets.URL(s.p.Dir, name)
+		if err != nil {
+			return nil, fmt.Errorf("service restore: %w", err)
+		}
+		urls[name] = u
+		if name != svc {
+			others = append(others, name)
+		}
+	}
+	timeRow := &row{what: fmt.Sprintf("restore one service in place (%s, %.1f%% of the table data, wiped first) vs the whole database's restore + verify", svc, share*100),
+		unit: unitSeconds, floor: ratioAtMost(0.5)}
+	tputRow := &row{what: fmt.Sprintf("the other services' throughput while %s is restored in place, again and again, vs without (%d services × %d tx/s)", svc, len(others), workloadRate),
+		unit: unitPerSecond, floor: ratioAtLeast(0.85)}
+	for run := range e.cfg.Runs {
+		if err := e.checkpoint(ctx); err != nil {
+			return nil, err
+		}
+		cfg := workload.Config{URLs: urls, Rate: workloadRate, Workers: workloadWorkers, Only: others}
+		during, times, err := writersDuringServiceRestores(ctx, e, s, b, svc, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.checkpoint(ctx); err != nil {
+			return nil, err
+		}
+		cfg.Duration = secsDuration(during.Seconds)
+		alone, err := workload.Run(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		whole, err := timed(func() error {
+			res, err := backup.Restore(ctx, s.p, s.srv, b.ID, backup.RestoreOptions{
+				TargetDB: serviceRestoreDatabase, Jobs: e.jobs(), PgBinDir: e.bins.Dir,
+				Audit:       audit.ForVerify(s.p, e.log),
+				AppPassword: func(svc string) (string, error) { return secrets.Password(s.p.Dir, svc) },
+				Logger:      e.log,
+			})
+			if err == nil && !res.OK {
+				err = fmt.Errorf("restore of backup %s: %s", b.ID, res.Error)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := e.dropDatabase(ctx, serviceRestoreDatabase); err != nil {
+			return nil, err
+		}
+		one := median(times)
+		a, c := float64(during.Committed())/during.Seconds, float64(alone.Committed())/alone.Seconds
+		e.progress("service restore run %d/%d: %s in place %.2f s (median of %d), whole database restore + verify %.2f s; others %.1f tx/s during, %.1f tx/s without",
+			run+1, e.cfg.Runs, svc, one, len(times), whole, a, c)
+		timeRow.add(one, whole)
+		tputRow.add(a, c)
+	}
+	return []*row{timeRow, tputRow}, nil
+}
+
+// writersDuringServiceRestores runs the writers of cfg while svc is wiped
+// and restored from b in place, over and over until workloadWindow has
+// passed; it returns what the writers did and each restore's seconds.
+func writersDuringServiceRestores(ctx context.Context, e *env, s *shop, b *backup.Result, svc string, cfg workload.Config) (*workload.Result, []float64, error) {
+	conn, err := s.srv.Connect(ctx, s.srv.Database)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tables, err := dataTables(ctx, conn, s.p.Service(svc).Schemas)
+	if err != nil {
+		return nil, nil, err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	type result struct {
+		res *workload.Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := workload.Run(wctx, cfg)
+		done <- result{res, err}
+	}()
+	var times []float64
+	for t0 := time.Now(); err == nil && time.Since(t0) < workloadWindow; {
+		if _, err = conn.Exec(ctx, "TRUNCATE "+strings.Join(tables, ", ")); err != nil {
+			err = fmt.Errorf("wipe %s: %w", svc, err)
+			break
+		}
+		var secs float64
+		steps := &stepTimer{}
+		secs, err = timed(func() error {
+			res, err := svcrestore.Restore(ctx, s.p, s.srv, b.ID, svcrestore.Options{Services: []string{svc}, Jobs: e.jobs(), PgBinDir: e.bins.Dir, Logger: e.log, Progress: steps.step})
+			steps.step("")
+			if err == nil && !res.Applied {
+				err = fmt.Errorf("restore of %s in place was not applied: %s", svc, res.Error)
+			}
+			return err
+		})
+		times = append(times, secs)
+		e.progress("service restore: %s in place %.2f s (%s)", svc, secs, steps)
+	}
+	stop()
+	w := <-done
+	if err != nil {
+		return nil, nil, err
+	}
+	if w.err != nil {
+		return nil, nil, w.err
+	}
+	return w.res, times, nil
+}
+
+// smallestLeaf picks the shop service no other service links to with the
+// least table data, and its share of the shop's.
+func smallestLeaf(ctx context.Context, s *shop) (string, float64, error) {
+	linked := map[string]bool{}
+	for _, svc := range s.p.Services {
+		for _, l := range svc.Links {
+			linked[l.Service] = true
+		}
+	}
+	conn, err := s.srv.Connect(ctx, s.srv.Database)
+	if err != nil {
+		return "", 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	best, bestBytes := "", int64(-1)
+	for _, svc := range s.p.Services {
+		if linked[svc.Name] {
+			continue
+		}
+		var n int64
+		err := conn.QueryRow(ctx, `SELECT coalesce(sum(pg_relation_size(c.oid)), 0) FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = ANY($1)`, svc.Schemas).Scan(&n)
+		if err != nil {
+			return "", 0, fmt.Errorf("size of %s: %w", svc.Name, err)
+		}
+		if bestBytes < 0 || n < bestBytes {
+			best, bestBytes = svc.Name, n
+		}
+	}
+	if best == "" {
+		return "", 0, fmt.Errorf("every service of the shop is linked to: none can be wiped without breaking another's rows")
+	}
+	return best, float64(bestBytes) / float64(max(s.heap, 1)), nil
+}
+
+// dataTables lists the tables of schemas, quoted, but the migrations'
+// version table.
+func dataTables(ctx context.Context, conn *pgx.Conn, schemas []string) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY($1) AND c.relname <> $2
+		ORDER BY 1`, schemas, pgsql.VersionTable)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
