@@ -151,7 +151,7 @@ func replayPlan(ctx context.Context, e *env, g *generated) (float64, error) {
 		}
 		defer tx.Rollback(context.Background())
 		for _, c := range cs.Changes {
-			if c.Action == "create database" {
+			if c.Action == provision.ActionCreateDatabase {
 				continue
 			}
 			if _, err := tx.Exec(ctx, c.SQL); err != nil {

@@ -135,8 +135,8 @@ func indentLines(s string) string {
 
 // countActions summarises changes by action: "5 create role, 2 grant".
 func countActions(changes []provision.Change) string {
-	var order []string
-	n := map[string]int{}
+	var order []provision.Action
+	n := map[provision.Action]int{}
 	for _, c := range changes {
 		if n[c.Action] == 0 {
 			order = append(order, c.Action)

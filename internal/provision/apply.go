@@ -108,7 +108,7 @@ func ApplyWith(ctx context.Context, p *manifest.Project, srv *target.Server, log
 	}
 	cs.Applied, cs.Pending = true, 0
 	if createdDB {
-		cs.Changes = append([]Change{{Action: "create database", SQL: "CREATE DATABASE " + ident(srv.Database)}}, cs.Changes...)
+		cs.Changes = append([]Change{{Action: ActionCreateDatabase, SQL: "CREATE DATABASE " + ident(srv.Database)}}, cs.Changes...)
 	}
 	log.Info("provisioned", "database", srv.Database, "changes", len(cs.Changes))
 	return cs, nil

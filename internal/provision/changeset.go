@@ -6,15 +6,33 @@ import (
 	"strings"
 )
 
+// Action is the kind of a Change, as plans show it.
+type Action string
+
+// The kinds of change a plan holds.
+const (
+	ActionCreateDatabase    Action = "create database"
+	ActionCreateRole        Action = "create role"
+	ActionAlterRole         Action = "alter role"
+	ActionMarkRole          Action = "mark role"
+	ActionPassword          Action = "password"
+	ActionMembership        Action = "membership"
+	ActionCreateSchema      Action = "create schema"
+	ActionCreateExtension   Action = "create extension"
+	ActionGrant             Action = "grant"
+	ActionRevoke            Action = "revoke"
+	ActionDefaultPrivileges Action = "default privileges"
+	ActionRoleSetting       Action = "role setting"
+	ActionGuard             Action = "guard"
+)
+
 // Change is one statement of a plan.
 type Change struct {
 	// Service is the service the change belongs to; "" for the project-wide
 	// changes (the database, schema public, the guard).
 	Service string `json:"service"`
-	// Action says what kind of change it is: create database, create role,
-	// alter role, mark role, password, membership, create schema, grant, revoke,
-	// default privileges, role setting, guard.
-	Action string `json:"action"`
+	// Action says what kind of change it is.
+	Action Action `json:"action"`
 	// SQL is the statement as shown; a password shows as '***'.
 	SQL string `json:"sql"`
 	// Note says why, when the statement alone does not.

@@ -43,7 +43,7 @@ func (pl *planner) checkAdmin() {
 			}
 		case c.needsOwnerOfDB && !a.OwnsDatabase:
 			dbOwner = append(dbOwner, c.SQL)
-		case c.Action == "create schema" && !a.CanCreateSchema:
+		case c.Action == ActionCreateSchema && !a.CanCreateSchema:
 			schemas = true
 		}
 	}

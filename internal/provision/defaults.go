@@ -66,7 +66,7 @@ func (pl *planner) planDefaults() {
 				sql += " IN SCHEMA " + ident(k.Schema)
 			}
 			sql += " " + op.statement(defaultKinds[k.Kind])
-			pl.add(Change{Service: pl.roleService[k.Role], Action: "default privileges", phase: opPhase(op), SQL: sql})
+			pl.add(Change{Service: pl.roleService[k.Role], Action: ActionDefaultPrivileges, phase: opPhase(op), SQL: sql})
 		}
 	}
 }

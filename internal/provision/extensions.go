@@ -20,7 +20,7 @@ func (pl *planner) planExtensions() {
 	owner, exists := pl.snap.Schemas[schema]
 	switch {
 	case !exists:
-		pl.add(Change{Action: "create schema", phase: phaseSchemas, Note: "the project's extensions live here",
+		pl.add(Change{Action: ActionCreateSchema, phase: phaseSchemas, Note: "the project's extensions live here",
 			SQL: "CREATE SCHEMA " + ident(schema)})
 		owner = pl.snap.Admin.Name
 	case pl.isServiceRole(owner):
@@ -32,7 +32,7 @@ func (pl *planner) planExtensions() {
 		at, installed := pl.snap.Extensions[e]
 		switch {
 		case !installed:
-			pl.add(Change{Action: "create extension", phase: phaseSchemas,
+			pl.add(Change{Action: ActionCreateExtension, phase: phaseSchemas,
 				SQL: "CREATE EXTENSION " + ident(e) + " SCHEMA " + ident(schema)})
 		case at != schema:
 			pl.problem("%s: extension %s is installed in schema %s, not in %s where the services find it; move it with ALTER EXTENSION %s SET SCHEMA %s (check first what calls it as %s.…)",

@@ -18,7 +18,7 @@ const (
 func (pl *planner) planToolkit() {
 	tk := pl.snap.Toolkit
 	guard := func(c Change) {
-		c.Action, c.needsSuper = "guard", true
+		c.Action, c.needsSuper = ActionGuard, true
 		pl.add(c)
 	}
 	if !tk.HasSchema {
@@ -73,10 +73,10 @@ func (pl *planner) planGuardedRows() {
 			delete(have, schema)
 			switch {
 			case !ok:
-				pl.add(Change{Service: svc.Name, Action: "guard", phase: phaseSchemas, needsSuper: true, run: insertGuarded, args: args,
+				pl.add(Change{Service: svc.Name, Action: ActionGuard, phase: phaseSchemas, needsSuper: true, run: insertGuarded, args: args,
 					SQL: "INSERT INTO splitschema.service (schema_name, service, owner_role, app_role) VALUES " + values})
 			case g != w:
-				pl.add(Change{Service: svc.Name, Action: "guard", phase: phaseSchemas, needsSuper: true, run: updateGuarded, args: args,
+				pl.add(Change{Service: svc.Name, Action: ActionGuard, phase: phaseSchemas, needsSuper: true, run: updateGuarded, args: args,
 					SQL: "UPDATE splitschema.service SET service = " + literal(w.Service) + ", owner_role = " + literal(w.OwnerRole) +
 						", app_role = " + literal(w.AppRole) + " WHERE schema_name = " + literal(w.Schema)})
 			}
@@ -86,7 +86,7 @@ func (pl *planner) planGuardedRows() {
 		if _, exists := pl.snap.Schemas[schema]; exists {
 			continue // undeclared but still there: keep it guarded
 		}
-		pl.add(Change{Action: "guard", phase: phaseSchemas, needsSuper: true, run: deleteGuarded, args: []any{schema},
+		pl.add(Change{Action: ActionGuard, phase: phaseSchemas, needsSuper: true, run: deleteGuarded, args: []any{schema},
 			SQL: "DELETE FROM splitschema.service WHERE schema_name = " + literal(schema), Note: "the schema no longer exists"})
 	}
 }

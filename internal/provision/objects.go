@@ -121,7 +121,7 @@ func (pl *planner) planSchema(svc *manifest.Service) {
 		have, exists := pl.snap.Schemas[schema]
 		switch {
 		case !exists:
-			pl.add(Change{Service: svc.Name, Action: "create schema", phase: phaseSchemas,
+			pl.add(Change{Service: svc.Name, Action: ActionCreateSchema, phase: phaseSchemas,
 				SQL: "CREATE SCHEMA " + ident(schema) + " AUTHORIZATION " + ident(owner)})
 		case have != owner:
 			pl.problem("%s: schema %s already exists and is owned by %s, not %s; if it belongs to service %s, run ALTER SCHEMA %s OWNER TO %s (and give its objects to %s too), else choose another schema for the service",
@@ -359,7 +359,7 @@ func (pl *planner) planSettings(svc *manifest.Service) {
 	if pl.snap.Roles[app] != nil { // one the admin creates now is its own
 		adminOf = app
 	}
-	pl.add(Change{Service: svc.Name, Action: "role setting", phase: phaseGrant, needsAdminOf: adminOf,
+	pl.add(Change{Service: svc.Name, Action: ActionRoleSetting, phase: phaseGrant, needsAdminOf: adminOf,
 		SQL: "ALTER ROLE " + ident(app) + " IN DATABASE " + ident(pl.db) + " SET search_path = " + want})
 }
 
@@ -387,7 +387,7 @@ func (pl *planner) planRoleResets(svc *manifest.Service) {
 				if role == app && name == "search_path" && scope.in != "" {
 					continue // the project database's is planSettings'
 				}
-				pl.add(Change{Service: svc.Name, Action: "role setting", phase: phaseRoles, needsAdminOf: role,
+				pl.add(Change{Service: svc.Name, Action: ActionRoleSetting, phase: phaseRoles, needsAdminOf: role,
 					SQL:  "ALTER ROLE " + ident(role) + scope.in + " RESET " + name,
 					Note: "set by hand: it changes who the role's sessions are or where they find objects"})
 			}

@@ -67,7 +67,7 @@ func newPlanner(p *manifest.Project, snap *catalog.Snapshot, srv *target.Server,
 // run computes every change, in any order: sortChanges orders them.
 func (pl *planner) run() {
 	if pl.dbMissing {
-		pl.add(Change{Action: "create database", SQL: "CREATE DATABASE " + ident(pl.db), phase: phaseRoles})
+		pl.add(Change{Action: ActionCreateDatabase, SQL: "CREATE DATABASE " + ident(pl.db), phase: phaseRoles})
 	}
 	pl.planLinks()
 	for _, svc := range pl.p.OrderedServices() {

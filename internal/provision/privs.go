@@ -162,9 +162,9 @@ func (op aclOp) columnStatement(target string, columns []string) string {
 	return "GRANT " + privs + " ON " + target + " TO " + grantee(op.grantee)
 }
 
-func (op aclOp) action() string {
+func (op aclOp) action() Action {
 	if op.kind == opGrant {
-		return "grant"
+		return ActionGrant
 	}
-	return "revoke"
+	return ActionRevoke
 }

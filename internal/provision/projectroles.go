@@ -51,7 +51,7 @@ func (pl *planner) planRoleMarks(svc *manifest.Service) {
 		r := pl.snap.Roles[name]
 		switch {
 		case r == nil:
-			pl.add(Change{Service: svc.Name, Action: "mark role", phase: phaseRoles,
+			pl.add(Change{Service: svc.Name, Action: ActionMarkRole, phase: phaseRoles,
 				SQL: "COMMENT ON ROLE " + ident(name) + " IS " + literal(mark)})
 		case r.Comment == mark:
 		case RoleProject(r.Comment) != "" && provisionedHere:
@@ -66,7 +66,7 @@ func (pl *planner) planRoleMarks(svc *manifest.Service) {
 			pl.problem("service %s: role %s exists but no splitschema project claims it, and this database does not hold schema %s owned by %s: it may be another application's; give this project role names of its own with naming.prefix in splitschema.yaml, or, if the role is this project's, claim it: COMMENT ON ROLE %s IS %s",
 				svc.Name, name, svc.Schema, pl.p.OwnerRole(svc.Name), ident(name), literal(mark))
 		default:
-			pl.add(Change{Service: svc.Name, Action: "mark role", phase: phaseRoles,
+			pl.add(Change{Service: svc.Name, Action: ActionMarkRole, phase: phaseRoles,
 				SQL: "COMMENT ON ROLE " + ident(name) + " IS " + literal(mark), Note: "the role was created before splitschema marked its roles"})
 		}
 	}

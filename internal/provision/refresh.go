@@ -33,7 +33,7 @@ var refresh = func() struct{ statement, body string } {
 // an application role must not have; see refresh.sql.
 func (pl *planner) planRefresh() {
 	if pl.snap.Toolkit.RefreshSource != refresh.body {
-		pl.add(Change{Action: "guard", phase: phaseGuard, needsSuper: true, SQL: refresh.statement,
+		pl.add(Change{Action: ActionGuard, phase: phaseGuard, needsSuper: true, SQL: refresh.statement,
 			Note: "lets each application role refresh its own service's materialized views"})
 	}
 	wants := map[string]want{}

@@ -18,7 +18,7 @@ const forbidden = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
 func (pl *planner) planRoles(svc *manifest.Service) {
 	owner, app := pl.p.OwnerRole(svc.Name), pl.p.AppRole(svc.Name)
 	if r := pl.snap.Roles[owner]; r == nil {
-		pl.add(Change{Service: svc.Name, Action: "create role", phase: phaseRoles,
+		pl.add(Change{Service: svc.Name, Action: ActionCreateRole, phase: phaseRoles,
 			SQL: "CREATE ROLE " + ident(owner) + " NOLOGIN " + forbidden})
 	} else {
 		pl.alterRole(svc.Name, r, false)
@@ -26,7 +26,7 @@ func (pl *planner) planRoles(svc *manifest.Service) {
 	pl.planMigrator(svc)
 	r := pl.snap.Roles[app]
 	if r == nil {
-		c := Change{Service: svc.Name, Action: "create role", phase: phaseRoles,
+		c := Change{Service: svc.Name, Action: ActionCreateRole, phase: phaseRoles,
 			SQL: "CREATE ROLE " + ident(app) + " LOGIN " + forbidden}
 		pl.withPassword(&c, svc.Name, slices.Contains(pl.opts.NewPasswords, svc.Name))
 		pl.add(c)
@@ -45,13 +45,13 @@ func (pl *planner) planMigrator(svc *manifest.Service) {
 	owner, migrator := pl.p.OwnerRole(svc.Name), pl.p.MigratorRole(svc.Name)
 	r := pl.snap.Roles[migrator]
 	if r == nil {
-		pl.add(Change{Service: svc.Name, Action: "create role", phase: phaseRoles,
+		pl.add(Change{Service: svc.Name, Action: ActionCreateRole, phase: phaseRoles,
 			SQL:  "CREATE ROLE " + ident(migrator) + " LOGIN NOINHERIT " + forbidden,
 			Note: "migrations log in as it and act as " + owner + "; it has no password between runs"})
 	} else {
 		pl.alterRole(svc.Name, r, true)
 		if r.Inherit {
-			pl.add(Change{Service: svc.Name, Action: "alter role", phase: phaseRoles, needsAdminOf: migrator,
+			pl.add(Change{Service: svc.Name, Action: ActionAlterRole, phase: phaseRoles, needsAdminOf: migrator,
 				SQL: "ALTER ROLE " + ident(migrator) + " NOINHERIT", Note: "attributes changed by hand"})
 		}
 	}
@@ -64,7 +64,7 @@ func (pl *planner) planMigrator(svc *manifest.Service) {
 	if pl.snap.Roles[owner] != nil {
 		adminOf = owner
 	}
-	pl.add(Change{Service: svc.Name, Action: "membership", phase: phaseMembers, needsAdminOf: adminOf,
+	pl.add(Change{Service: svc.Name, Action: ActionMembership, phase: phaseMembers, needsAdminOf: adminOf,
 		SQL:  "GRANT " + ident(owner) + " TO " + ident(migrator),
 		Note: "the migrator acts as the owner, and as nothing else"})
 }
@@ -103,7 +103,7 @@ func (pl *planner) alterRole(svc string, r *catalog.Role, login bool) {
 	if len(attrs) == 0 {
 		return
 	}
-	pl.add(Change{Service: svc, Action: "alter role", phase: phaseRoles, needsSuper: super, needsAdminOf: r.Name,
+	pl.add(Change{Service: svc, Action: ActionAlterRole, phase: phaseRoles, needsSuper: super, needsAdminOf: r.Name,
 		SQL: "ALTER ROLE " + ident(r.Name) + " " + strings.Join(attrs, " "), Note: "attributes changed by hand"})
 }
 
@@ -140,7 +140,7 @@ func (pl *planner) planPassword(svc, app string) {
 }
 
 func (pl *planner) setPassword(svc, app, note string, fresh bool) {
-	c := Change{Service: svc, Action: "password", phase: phaseRoles, SQL: "ALTER ROLE " + ident(app), Note: note, needsAdminOf: app}
+	c := Change{Service: svc, Action: ActionPassword, phase: phaseRoles, SQL: "ALTER ROLE " + ident(app), Note: note, needsAdminOf: app}
 	pl.withPassword(&c, svc, fresh)
 	pl.add(c)
 }
@@ -199,7 +199,7 @@ func (pl *planner) planMemberships() {
 		if perGrantor && m.Grantor != "" {
 			sql += " GRANTED BY " + ident(m.Grantor) + " CASCADE"
 		}
-		pl.add(Change{Service: svc, Action: "membership", phase: phaseMembers,
+		pl.add(Change{Service: svc, Action: ActionMembership, phase: phaseMembers,
 			needsSuper: r != nil && r.Superuser, needsAdminOf: m.Role,
 			SQL: sql, Note: "a service role is a member of no role"})
 	}
@@ -213,7 +213,7 @@ func (pl *planner) planMemberships() {
 			if pl.snap.Roles[owner] != nil { // one the admin creates now is its own
 				adminOf = owner
 			}
-			pl.add(Change{Service: svc.Name, Action: "membership", phase: phaseMembers, needsAdminOf: adminOf,
+			pl.add(Change{Service: svc.Name, Action: ActionMembership, phase: phaseMembers, needsAdminOf: adminOf,
 				SQL:  "GRANT " + ident(owner) + " TO " + ident(pl.snap.Admin.Name),
 				Note: "the admin is no superuser: membership lets it create the schema and run migrations as the owner"})
 		}

@@ -11,7 +11,7 @@ package provision
 // bootstrap superuser.
 func (pl *planner) planSideChannels() {
 	for _, f := range pl.snap.PublicExecutes {
-		pl.add(Change{Action: "revoke", phase: phaseRevoke, needsSuper: true,
+		pl.add(Change{Action: ActionRevoke, phase: phaseRevoke, needsSuper: true,
 			SQL:  "REVOKE EXECUTE ON FUNCTION " + f + " FROM PUBLIC",
 			Note: "no service may create a large object"})
 	}
@@ -19,7 +19,7 @@ func (pl *planner) planSideChannels() {
 		return
 	}
 	for _, db := range pl.snap.PublicConnects {
-		pl.add(Change{Action: "revoke", phase: phaseRevoke, needsSuper: true,
+		pl.add(Change{Action: ActionRevoke, phase: phaseRevoke, needsSuper: true,
 			SQL:  "REVOKE CONNECT ON DATABASE " + ident(db) + " FROM PUBLIC",
 			Note: "the embedded cluster's service roles connect to the project database only"})
 	}
