@@ -62,11 +62,7 @@ func benchServiceRestore(ctx context.Context, e *env, s *shop, b *backup.Result)
 		if err != nil {
 			return nil, err
 		}
-		if err := e.checkpoint(ctx); err != nil {
-			return nil, err
-		}
-		cfg.Duration = secsDuration(during.Seconds)
-		alone, err := workload.Run(ctx, cfg)
+		alone, err := writersAlone(ctx, e, cfg, during.Seconds)
 		if err != nil {
 			return nil, err
 		}

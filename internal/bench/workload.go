@@ -54,11 +54,7 @@ func benchWorkload(ctx context.Context, e *env, s *shop) ([]*row, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := e.checkpoint(ctx); err != nil {
-				return nil, err
-			}
-			cfg.Duration = secsDuration(during.Seconds)
-			alone, err := workload.Run(ctx, cfg)
+			alone, err := writersAlone(ctx, e, cfg, during.Seconds)
 			if err != nil {
 				return nil, err
 			}
@@ -108,4 +104,14 @@ func writersDuringBackups(ctx context.Context, e *env, s *shop, cfg workload.Con
 		return nil, 0, err
 	}
 	return w.res, backups, nil
+}
+
+// writersAlone runs the writers of cfg for secs after a checkpoint: the
+// window without a backup (or restore) to compare against.
+func writersAlone(ctx context.Context, e *env, cfg workload.Config, secs float64) (*workload.Result, error) {
+	if err := e.checkpoint(ctx); err != nil {
+		return nil, err
+	}
+	cfg.Duration = secsDuration(secs)
+	return workload.Run(ctx, cfg)
 }
