@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the tests of what depends on the server's major version against each
 # given PostgreSQL major (default: 15 16 17 18): provisioning (roles,
-# memberships, grants), the guard and the isolation tests, migrations,
-# audit, lint and the commands that drive them; verify (it checks restored
-# backups) where the server's folder has a pg_dump.
+# memberships, grants), the guard and the isolation tests, migrations, the
+# apply pipeline, audit, lint and the commands that drive them; verify (it
+# checks restored backups) where the server's folder has a pg_dump.
 #
 #   scripts/test-matrix.sh [MAJOR...]
 #
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 
 # The packages whose behaviour depends on the server.
-PKGS=(./internal/provision/... ./internal/migrate/... ./internal/audit ./internal/lint
+PKGS=(./internal/provision/... ./internal/migrate/... ./internal/pipeline ./internal/audit ./internal/lint
 	./internal/catalog ./internal/localpg ./internal/pgtest ./internal/target ./cli)
 # verify's tests check restored backups: they need a pg_dump of the server's
 # version, so they run only where there is one.
