@@ -29,6 +29,9 @@ type table struct {
 	// columns the backup has, in the order of its COPY.
 	stage string
 	cols  []string
+	// pending is the temporary table of the rows the merge inserts, once
+	// it has inserted some.
+	pending string
 	// Rows is the backup's row count, from the manifest.
 	Rows int64
 	// loaded is the number of rows staged.

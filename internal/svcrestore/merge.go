@@ -2,6 +2,7 @@ package svcrestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -21,8 +22,12 @@ import (
 // The counts run the statements' own FROM and WHERE, counting instead of
 // changing.
 type mergeSQL struct {
-	update, insert, delete                string
+	update, delete                        string
 	countUpdate, countInsert, countDelete string
+	// columns are the columns the backup has, quoted; insertCols the same
+	// of the staged rows (alias s); missing the FROM and WHERE of the
+	// staged rows the live table lacks.
+	columns, insertCols, missing string
 }
 
 // statements builds the merge of t from its staging table.
@@ -54,9 +59,9 @@ func (t *table) statements() mergeSQL {
 		m.update = "UPDATE " + t.ident() + " AS t SET " + strings.Join(set, ", ") + " FROM " + t.stage + " AS s WHERE " + where
 		m.countUpdate = "SELECT count(*) FROM " + t.ident() + " AS t JOIN " + t.stage + " AS s ON " + where
 	}
-	missing := " FROM " + t.stage + " AS s WHERE NOT EXISTS (SELECT 1 FROM " + t.ident() + " AS t WHERE " + match + ")"
-	m.insert = "INSERT INTO " + t.ident() + " (" + strings.Join(all, ", ") + ") OVERRIDING SYSTEM VALUE SELECT " + strings.Join(scols, ", ") + missing
-	m.countInsert = "SELECT count(*)" + missing
+	m.missing = " FROM " + t.stage + " AS s WHERE NOT EXISTS (SELECT 1 FROM " + t.ident() + " AS t WHERE " + match + ")"
+	m.columns, m.insertCols = strings.Join(all, ", "), strings.Join(scols, ", ")
+	m.countInsert = "SELECT count(*)" + m.missing
 	extra := " FROM " + t.ident() + " AS t WHERE NOT EXISTS (SELECT 1 FROM " + t.stage + " AS s WHERE " + match + ")"
 	m.delete = "DELETE" + extra
 	m.countDelete = "SELECT count(*)" + extra
@@ -117,7 +122,8 @@ func mergeTables(ctx context.Context, tx pgx.Tx, tables []*table, changes map[st
 		if firstErr == nil {
 			firstErr = err
 		}
-		if c := pgsql.Code(err); c != pgsql.UniqueViolation && c != pgsql.ForeignKeyViolation {
+		var broken *BrokenKeyError
+		if c := pgsql.Code(err); c != pgsql.UniqueViolation && c != pgsql.ForeignKeyViolation && !errors.As(err, &broken) {
 			return err
 		}
 	}
@@ -126,7 +132,7 @@ func mergeTables(ctx context.Context, tx pgx.Tx, tables []*table, changes map[st
 
 func runOrder(ctx context.Context, tx pgx.Tx, tables []*table, changes map[string]*TableChange, o order) error {
 	upsert := func() error {
-		for _, t := range tables {
+		for i, t := range tables {
 			m := t.statements()
 			c := changes[t.qualified()]
 			c.Update, c.Insert = 0, 0
@@ -137,11 +143,11 @@ func runOrder(ctx context.Context, tx pgx.Tx, tables []*table, changes map[strin
 				}
 				c.Update = tag.RowsAffected()
 			}
-			tag, err := tx.Exec(ctx, m.insert)
+			n, err := insertMissing(ctx, tx, t, i)
 			if err != nil {
-				return fmt.Errorf("insert the missing rows of %s: %w", t.qualified(), err)
+				return err
 			}
-			c.Insert = tag.RowsAffected()
+			c.Insert = n
 		}
 		return nil
 	}
@@ -165,7 +171,7 @@ func runOrder(ctx context.Context, tx pgx.Tx, tables []*table, changes map[strin
 			return err
 		}
 	}
-	return nil
+	return checkInserted(ctx, tx, tables)
 }
 
 // dependencyOrder sorts tables so that a table comes after those it

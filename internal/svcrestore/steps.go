@@ -2,6 +2,7 @@ package svcrestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -171,7 +172,8 @@ func (r *run) merge(ctx context.Context) error {
 		return err
 	}
 	if err := mergeTables(ctx, tx, r.merged, changes); err != nil {
-		if pgsql.IsCode(err, pgsql.ForeignKeyViolation) {
+		var broken *BrokenKeyError
+		if pgsql.IsCode(err, pgsql.ForeignKeyViolation) || errors.As(err, &broken) {
 			// A link broke since the report was counted: count again, and
 			// say which.
 			_ = tx.Rollback(ctx)

@@ -1,0 +1,159 @@
+package svcrestore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The rows a restore inserts are inserted in bulk: with the session in
+// replica mode, so that PostgreSQL's foreign key triggers do not check and
+// lock the referenced row of each inserted row one by one (a wiped service
+// has every row of its tables inserted: per-row checks made that case cost
+// as much as restoring the whole database). The inserted rows are then
+// checked against every foreign key of their table in one query per key,
+// before the transaction commits, so no enforced key is ever left violated.
+//
+// A per-row check also locks each referenced row (FOR KEY SHARE), so that
+// no other session deletes it before the restore commits. The bulk check
+// needs no such locks: the merge holds EXCLUSIVE locks on the restored
+// tables, and a session that deletes a referenced row (or changes its key)
+// must, in its own foreign key action, lock or change rows of the restored
+// table (ROW SHARE or ROW EXCLUSIVE), and holds that lock until it ends.
+// One that acted before the merge locked the tables has ended when the
+// merge gets its locks, so the check sees its deletion; one that acts
+// after waits for the merge to commit and then finds the inserted rows
+// that reference its row, and fails as it would against any other row.
+
+// pendingPrefix starts the name of each table of rows to insert.
+const pendingPrefix = "splitschema_insert_"
+
+// insertMissing inserts the staged rows of t that the live table lacks, in
+// bulk, and returns how many. The rows stay in a temporary table of the
+// transaction, t.pending, for checkInserted.
+func insertMissing(ctx context.Context, tx pgx.Tx, t *table, i int) (int64, error) {
+	t.pending = ""
+	pending := pgx.Identifier{"pg_temp", pendingPrefix + strconv.Itoa(i)}.Sanitize()
+	m := t.statements()
+	// A first try of the merge, rolled back to its savepoint, dropped it.
+	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pending); err != nil {
+		return 0, fmt.Errorf("clear the rows to insert into %s: %w", t.qualified(), err)
+	}
+	tag, err := tx.Exec(ctx, "CREATE TEMPORARY TABLE "+pending+" ON COMMIT DROP AS SELECT "+m.insertCols+m.missing)
+	if err != nil {
+		return 0, fmt.Errorf("collect the missing rows of %s: %w", t.qualified(), err)
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, nil
+	}
+	t.pending = pending
+	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+		return 0, fmt.Errorf("insert the missing rows of %s: replica mode: %w", t.qualified(), err)
+	}
+	tag, err = tx.Exec(ctx, "INSERT INTO "+t.ident()+" ("+m.columns+") OVERRIDING SYSTEM VALUE SELECT "+m.columns+" FROM "+t.pending)
+	if err != nil {
+		return 0, fmt.Errorf("insert the missing rows of %s: %w", t.qualified(), err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = origin"); err != nil {
+		return 0, fmt.Errorf("insert the missing rows of %s: back from replica mode: %w", t.qualified(), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// keyCheck is one foreign key of a restored table, as the check of the
+// inserted rows needs it.
+type keyCheck struct {
+	fk foreignKey
+	// full is MATCH FULL: a row with some key columns NULL but not all
+	// breaks the key.
+	full bool
+}
+
+// readKeyChecks lists the foreign keys that constrain the rows of the
+// table with oid: its own and, for a partition, those it inherits; not
+// the per-partition copies PostgreSQL makes of a key that references a
+// partitioned table (the key itself covers them).
+func readKeyChecks(ctx context.Context, tx pgx.Tx, oid uint32) ([]keyCheck, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT con.conname, fn.nspname, fc.relname,
+		       (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+		        JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
+		       tn.nspname, tc.relname,
+		       (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+		        JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
+		       con.confmatchtype = 'f'
+		FROM pg_catalog.pg_constraint con
+		JOIN pg_catalog.pg_class fc ON fc.oid = con.conrelid
+		JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
+		JOIN pg_catalog.pg_class tc ON tc.oid = con.confrelid
+		JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+		WHERE con.contype = 'f' AND con.conrelid = $1
+		  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint p
+		                  WHERE p.oid = con.conparentid AND p.conrelid = con.conrelid)
+		ORDER BY con.conname`, oid)
+	if err != nil {
+		return nil, fmt.Errorf("read the foreign keys of table %d: %w", oid, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (keyCheck, error) {
+		var k keyCheck
+		err := r.Scan(&k.fk.Name, &k.fk.FromSchema, &k.fk.FromTable, &k.fk.FromCols,
+			&k.fk.ToSchema, &k.fk.ToTable, &k.fk.ToCols, &k.full)
+		return k, err
+	})
+}
+
+// BrokenKeyError is a foreign key that rows inserted by the merge would
+// violate: the transaction must roll back.
+type BrokenKeyError struct {
+	Link   string
+	Broken int64
+}
+
+func (e *BrokenKeyError) Error() string {
+	return fmt.Sprintf("%d inserted rows would break the foreign key %s", e.Broken, e.Link)
+}
+
+// checkInserted checks the rows insertMissing inserted into tables
+// against every foreign key of their tables, as PostgreSQL's own checks
+// would have, and returns a *BrokenKeyError for the first key they break.
+func checkInserted(ctx context.Context, tx pgx.Tx, tables []*table) error {
+	for _, t := range tables {
+		if t.pending == "" {
+			continue
+		}
+		keys, err := readKeyChecks(ctx, tx, t.OID)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			ref := pgx.Identifier{k.fk.ToSchema, k.fk.ToTable}.Sanitize()
+			checked, _ := brokenWhere(k.fk)
+			on := joinOn(k.fk)
+			missing := "SELECT count(*) FROM " + t.pending + " r WHERE (" + checked + " AND NOT EXISTS (SELECT 1 FROM " + ref + " t WHERE " + on + "))"
+			if k.full && len(k.fk.FromCols) > 1 {
+				missing += " OR " + partlyNull(k.fk.FromCols)
+			}
+			var n int64
+			if err := tx.QueryRow(ctx, missing).Scan(&n); err != nil {
+				return fmt.Errorf("check the inserted rows of %s against %s: %w", t.qualified(), k.fk.Name, err)
+			}
+			if n > 0 {
+				return &BrokenKeyError{Link: k.fk.link(), Broken: n}
+			}
+		}
+	}
+	return nil
+}
+
+// partlyNull is true of a row (alias r) whose columns cols are some NULL,
+// some not: what MATCH FULL refuses.
+func partlyNull(cols []string) string {
+	var null []string
+	for _, c := range cols {
+		null = append(null, "r."+pgx.Identifier{c}.Sanitize()+" IS NULL")
+	}
+	return "((" + strings.Join(null, " OR ") + ") AND NOT (" + strings.Join(null, " AND ") + "))"
+}

@@ -1,0 +1,115 @@
+package svcrestore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/splitschema/splitschema/internal/backup/backuptest"
+)
+
+// The merge inserts the backup's missing rows in bulk, without
+// PostgreSQL's per-row foreign key checks, and checks them itself before
+// it commits. An order that a restored payment references, deleted after
+// the report was counted (committed before the merge locks the tables, or
+// still in progress while it waits for them), is found by that check: the
+// restore is refused, rolled back, and no payment is left referencing a
+// missing order.
+func TestRestoreChecksBulkInsertedRows(t *testing.T) {
+	t.Parallel()
+	for _, deleter := range []string{"committed", "in progress"} {
+		t.Run(deleter, func(t *testing.T) {
+			t.Parallel()
+			shop := backuptest.New(t)
+			b := mustBackup(t, shop)
+			// An order that a payment of the backup references.
+			victim := queryInt(t, shop.URL, "SELECT min(order_id) FROM payments.payment")
+			shop.Exec(t, "DELETE FROM payments.payment")
+			before := digest(t, shop.URL, shopSchemas...)
+			other := connect(t, shop.URL)
+			ctx := testCtx(t)
+			var committed chan error
+			o := Options{Services: []string{"payments"}, LockTimeout: time.Minute}
+			o.locking = func() {
+				if _, err := other.Exec(ctx, "BEGIN"); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := other.Exec(ctx, "DELETE FROM shipping.shipment WHERE order_id = $1", victim); err != nil {
+					t.Error(err)
+				}
+				if _, err := other.Exec(ctx, "DELETE FROM orders.customer_order WHERE id = $1", victim); err != nil {
+					t.Error(err)
+				}
+				if deleter == "committed" {
+					if _, err := other.Exec(ctx, "COMMIT"); err != nil {
+						t.Error(err)
+					}
+					return
+				}
+				// Still in progress: its foreign key action on payments
+				// holds a lock the merge waits for; commit once it waits.
+				committed = make(chan error, 1)
+				go func() { committed <- commitWhenRestoreWaits(ctx, shop.URL, other) }()
+			}
+			_, err := Restore(ctx, shop.Project, shop.Server, b.ID, o)
+			if committed != nil {
+				if cerr := <-committed; cerr != nil {
+					t.Fatalf("the deleting session: %v", cerr)
+				}
+			}
+			var refused *RefusedError
+			if !errors.As(err, &refused) {
+				t.Fatalf("err = %v, want a refusal naming payments.payment(order_id) -> orders.customer_order(id)", err)
+			}
+			if !strings.Contains(err.Error(), "payments.payment(order_id) -> orders.customer_order(id)") {
+				t.Errorf("the refusal does not name the link: %v", err)
+			}
+			t.Logf("%v", err)
+			if n := queryInt(t, shop.URL, `SELECT count(*) FROM payments.payment p
+				WHERE NOT EXISTS (SELECT 1 FROM orders.customer_order o WHERE o.id = p.order_id)`); n != 0 {
+				t.Errorf("%d payments reference a missing order", n)
+			}
+			if n := queryInt(t, shop.URL, "SELECT count(*) FROM payments.payment"); n != 0 {
+				t.Errorf("payments.payment holds %d rows after a refused restore, want 0 (as before)", n)
+			}
+			after := digest(t, shop.URL, "payments", "customers", "catalog")
+			for k, v := range after {
+				if before[k] != v {
+					t.Errorf("%s changed: %s, was %s", k, v, before[k])
+				}
+			}
+		})
+	}
+}
+
+// commitWhenRestoreWaits commits the transaction open on conn once the
+// service restore's session waits for a lock.
+func commitWhenRestoreWaits(ctx context.Context, url string, conn *pgx.Conn) error {
+	watch, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer watch.Close(context.Background())
+	for {
+		var waiting bool
+		err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock')`, ApplicationName).Scan(&waiting)
+		if err != nil {
+			return err
+		}
+		if waiting {
+			_, err := conn.Exec(ctx, "COMMIT")
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
