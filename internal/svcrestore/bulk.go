@@ -32,33 +32,44 @@ import (
 const pendingPrefix = "splitschema_insert_"
 
 // insertMissing inserts the staged rows of t that the live table lacks, in
-// bulk, and returns how many. The rows stay in a temporary table of the
-// transaction, t.pending, for checkInserted.
+// bulk, and returns how many. t.pending is then the table of those rows,
+// for checkInserted: the staging table itself when the live table is
+// empty (a wiped service: no copy to make), else a temporary table of the
+// transaction.
 func insertMissing(ctx context.Context, tx pgx.Tx, t *table, i int) (int64, error) {
 	t.pending = ""
-	pending := pgx.Identifier{"pg_temp", pendingPrefix + strconv.Itoa(i)}.Sanitize()
 	m := t.statements()
-	// A first try of the merge, rolled back to its savepoint, dropped it.
-	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pending); err != nil {
-		return 0, fmt.Errorf("clear the rows to insert into %s: %w", t.qualified(), err)
+	var empty bool
+	if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+t.ident()+")").Scan(&empty); err != nil {
+		return 0, fmt.Errorf("read table %s: %w", t.qualified(), err)
 	}
-	tag, err := tx.Exec(ctx, "CREATE TEMPORARY TABLE "+pending+" ON COMMIT DROP AS SELECT "+m.insertCols+m.missing)
-	if err != nil {
-		return 0, fmt.Errorf("collect the missing rows of %s: %w", t.qualified(), err)
+	pending := t.stage
+	if !empty {
+		pending = pgx.Identifier{"pg_temp", pendingPrefix + strconv.Itoa(i)}.Sanitize()
+		// A first try of the merge, rolled back to its savepoint, dropped it.
+		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pending); err != nil {
+			return 0, fmt.Errorf("clear the rows to insert into %s: %w", t.qualified(), err)
+		}
+		tag, err := tx.Exec(ctx, "CREATE TEMPORARY TABLE "+pending+" ON COMMIT DROP AS SELECT "+m.insertCols+m.missing)
+		if err != nil {
+			return 0, fmt.Errorf("collect the missing rows of %s: %w", t.qualified(), err)
+		}
+		if tag.RowsAffected() == 0 {
+			return 0, nil
+		}
 	}
-	if tag.RowsAffected() == 0 {
-		return 0, nil
-	}
-	t.pending = pending
 	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
 		return 0, fmt.Errorf("insert the missing rows of %s: replica mode: %w", t.qualified(), err)
 	}
-	tag, err = tx.Exec(ctx, "INSERT INTO "+t.ident()+" ("+m.columns+") OVERRIDING SYSTEM VALUE SELECT "+m.columns+" FROM "+t.pending)
+	tag, err := tx.Exec(ctx, "INSERT INTO "+t.ident()+" ("+m.columns+") OVERRIDING SYSTEM VALUE SELECT "+m.columns+" FROM "+pending)
 	if err != nil {
 		return 0, fmt.Errorf("insert the missing rows of %s: %w", t.qualified(), err)
 	}
 	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = origin"); err != nil {
 		return 0, fmt.Errorf("insert the missing rows of %s: back from replica mode: %w", t.qualified(), err)
+	}
+	if tag.RowsAffected() > 0 {
+		t.pending = pending
 	}
 	return tag.RowsAffected(), nil
 }

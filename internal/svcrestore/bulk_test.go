@@ -3,6 +3,7 @@ package svcrestore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,14 +22,29 @@ import (
 // missing order.
 func TestRestoreChecksBulkInsertedRows(t *testing.T) {
 	t.Parallel()
-	for _, deleter := range []string{"committed", "in progress"} {
-		t.Run(deleter, func(t *testing.T) {
+	type tc struct{ deleter, lost string }
+	var cases []tc
+	for _, d := range []string{"committed", "in progress"} {
+		// Every payment lost (the rows go straight from the staging table),
+		// or one (the missing rows are picked out first).
+		for _, lost := range []string{"all payments", "one payment"} {
+			cases = append(cases, tc{d, lost})
+		}
+	}
+	for _, c := range cases {
+		deleter := c.deleter
+		t.Run(c.deleter+", "+c.lost, func(t *testing.T) {
 			t.Parallel()
 			shop := backuptest.New(t)
 			b := mustBackup(t, shop)
 			// An order that a payment of the backup references.
 			victim := queryInt(t, shop.URL, "SELECT min(order_id) FROM payments.payment")
-			shop.Exec(t, "DELETE FROM payments.payment")
+			lose := "DELETE FROM payments.payment"
+			if c.lost == "one payment" {
+				lose += fmt.Sprintf(" WHERE order_id = %d", victim)
+			}
+			shop.Exec(t, lose)
+			live := queryInt(t, shop.URL, "SELECT count(*) FROM payments.payment")
 			before := digest(t, shop.URL, shopSchemas...)
 			other := connect(t, shop.URL)
 			ctx := testCtx(t)
@@ -74,8 +90,8 @@ func TestRestoreChecksBulkInsertedRows(t *testing.T) {
 				WHERE NOT EXISTS (SELECT 1 FROM orders.customer_order o WHERE o.id = p.order_id)`); n != 0 {
 				t.Errorf("%d payments reference a missing order", n)
 			}
-			if n := queryInt(t, shop.URL, "SELECT count(*) FROM payments.payment"); n != 0 {
-				t.Errorf("payments.payment holds %d rows after a refused restore, want 0 (as before)", n)
+			if n := queryInt(t, shop.URL, "SELECT count(*) FROM payments.payment"); n != live {
+				t.Errorf("payments.payment holds %d rows after a refused restore, want %d (as before)", n, live)
 			}
 			after := digest(t, shop.URL, "payments", "customers", "catalog")
 			for k, v := range after {
