@@ -351,11 +351,17 @@ func runRestore(e *env) error {
 	if err != nil {
 		return err
 	}
-	if e.c.IsSet("service") || e.c.Bool("in-place") || e.c.Bool("dry-run") {
+	if e.c.Bool("in-place") || e.c.Bool("dry-run") || (e.c.IsSet("service") && !e.c.IsSet("target-db") && !e.c.IsSet("target-url")) {
 		return runServiceRestore(e, id)
 	}
 	if e.c.IsSet("target-db") && e.c.IsSet("target-url") {
 		return usageErr(e.c, errors.New("--target-db and --target-url: give one of them"))
+	}
+	var services []string
+	if e.c.IsSet("service") {
+		if services = splitServices(e.c.String("service")); len(services) == 0 {
+			return usageErr(e.c, errors.New("--service names no service: give --service S[,T]"))
+		}
 	}
 	p, srv, err := e.projectServer()
 	if err != nil {
@@ -363,7 +369,7 @@ func runRestore(e *env) error {
 	}
 	pr := e.progress()
 	res, err := backup.Restore(e.ctx, p, srv, id, backup.RestoreOptions{
-		TargetDB: e.c.String("target-db"), TargetURL: e.c.String("target-url"),
+		TargetDB: e.c.String("target-db"), TargetURL: e.c.String("target-url"), Services: services,
 		Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), AllowUnsigned: e.c.Bool("allow-unsigned"),
 		Audit: e.auditFunc(p), AppPassword: e.appPassword(p), Logger: e.log,
 		Progress: func(step string) { pr.show("restore: %s…", step) },

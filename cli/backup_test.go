@@ -63,6 +63,16 @@ func TestBackupRestoreCommands(t *testing.T) {
 		t.Errorf("restore into an existing database: %s", errOut)
 	}
 
+	// One service alone, into a new database to look at.
+	out, _ = expect(0, "restore", b.ID, "--service", "payments", "--target-db", "copy_payments")
+	for _, want := range []string{"restored service payments of backup " + b.ID + " into database copy_payments", "verified (those services only)",
+		"not restored, not checked (one end is in a service left out): foreign key payment_order_id_fkey", "isolation audit: not run"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("restore --service payments --target-db output does not say %q:\n%s", want, out)
+		}
+	}
+	expect(2, "restore", b.ID, "--service", "payments", "--in-place", "--target-db", "x")
+
 	out, _ = expect(0, "verify", "--against", b.ID, "--target-db", "copy", "--json")
 	var v struct {
 		OK     bool

@@ -10,7 +10,10 @@ import (
 	"github.com/splitschema/splitschema/internal/svcrestore"
 )
 
-const serviceRestoreUsage = "With --service S[,T] --in-place, restores only those services' rows, in the live database,\n" +
+const serviceRestoreUsage = "With --service S[,T] --target-db NAME, restores only those services (and the shared services\n" +
+	"they use) into a new database, to inspect them: their schemas and rows, verified against the\n" +
+	"backup, without the foreign keys to the services left out (the result lists them).\n\n" +
+	"With --service S[,T] --in-place, restores only those services' rows, in the live database,\n" +
 	"while the others keep running: the backup's rows are staged in temporary tables, the links the\n" +
 	"restore would break are counted (per link, with sample keys), and only when none would, one\n" +
 	"transaction that locks only those services' tables makes them hold the backup's rows. Refused,\n" +
@@ -20,7 +23,7 @@ const serviceRestoreUsage = "With --service S[,T] --in-place, restores only thos
 
 func serviceRestoreFlags() []ucli.Flag {
 	return []ucli.Flag{
-		&ucli.StringFlag{Name: "service", Usage: "restore only service `S[,T...]`, at the backup's one instant (with --in-place)"},
+		&ucli.StringFlag{Name: "service", Usage: "restore only service `S[,T...]`, at the backup's one instant (with --in-place, or --target-db for a new database)"},
 		&ucli.BoolFlag{Name: "in-place", Usage: "with --service: restore into the live project database, the other services running on"},
 		&ucli.BoolFlag{Name: "dry-run", Usage: "with --service: only report what the restore would change and which links it would break"},
 	}
@@ -28,19 +31,14 @@ func serviceRestoreFlags() []ucli.Flag {
 
 // runServiceRestore is `restore ID --service S --in-place|--dry-run`.
 func runServiceRestore(e *env, id string) error {
-	services := strings.Split(e.c.String("service"), ",")
+	services := splitServices(e.c.String("service"))
 	switch {
-	case !e.c.IsSet("service") || e.c.String("service") == "":
+	case len(services) == 0:
 		return usageErr(e.c, errors.New("--in-place and --dry-run restore services: name them with --service S[,T]"))
-	case e.c.IsSet("target-url"):
-		return usageErr(e.c, errors.New("--service restores into the live project database: --target-url does not apply"))
-	case e.c.IsSet("target-db"):
-		return usageErr(e.c, errors.New("--service with --target-db is not supported yet: restore the whole backup with --target-db NAME to inspect it"))
+	case e.c.IsSet("target-url") || e.c.IsSet("target-db"):
+		return usageErr(e.c, errors.New("--in-place and --dry-run restore into the live project database: --target-db and --target-url do not apply (without them, --service S --target-db NAME restores S into a new database)"))
 	case !e.c.Bool("in-place") && !e.c.Bool("dry-run"):
-		return usageErr(e.c, errors.New("--service S restores into the live database: say so with --in-place (or only report with --dry-run)"))
-	}
-	for i, s := range services {
-		services[i] = strings.TrimSpace(s)
+		return usageErr(e.c, errors.New("--service S restores into the live database: say so with --in-place (or only report with --dry-run), or into a new database with --target-db NAME"))
 	}
 	p, srv, err := e.projectServer()
 	if err != nil {
@@ -67,4 +65,15 @@ func runServiceRestore(e *env, id string) error {
 		return exitFindings()
 	}
 	return nil
+}
+
+// splitServices splits --service a,b into names, dropping empty ones.
+func splitServices(list string) []string {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -32,6 +33,11 @@ type RestoreOptions struct {
 	// created there. At most one of TargetDB and TargetURL; with neither,
 	// the backed-up database's own name on the project's server.
 	TargetURL string
+	// Services, when set, restores only these services (and the shared
+	// services they use) into the new database, for inspection: their
+	// schemas and rows, without the foreign keys to services left out.
+	// It needs TargetDB or TargetURL.
+	Services []string
 	// Jobs is pg_restore's parallel jobs; default: the CPU count.
 	Jobs int
 	// PgBinDir is the folder of the pg_restore to use.
@@ -69,6 +75,12 @@ type RestoreResult struct {
 	// those it found and left as they were.
 	RolesCreated  []string `json:"roles_created"`
 	RolesExisting []string `json:"roles_existing"`
+	// Services are the services restored when not all were: those asked
+	// for and the shared services they use.
+	Services []string `json:"services,omitempty"`
+	// NotRestored are the foreign keys and soft links between a restored
+	// service and one left out: not in the database, not checked.
+	NotRestored []string `json:"not_restored,omitempty"`
 	// Ignored is what roles.json asked for beyond the project's declared
 	// roles and was not done.
 	Ignored []string `json:"ignored"`
@@ -89,6 +101,9 @@ func (r *RestoreResult) Human() string {
 	switch {
 	case r.OK && r.Dropped:
 		fmt.Fprintf(&b, "restore test of backup %s passed (scratch database %s dropped) in %.1fs\n", r.ID, r.Database, r.Seconds)
+	case r.OK && len(r.Services) > 0:
+		fmt.Fprintf(&b, "restored %s of backup %s into database %s on %s in %.1fs, verified (those services only)\n",
+			serviceWord(r.Services), r.ID, r.Database, r.Server, r.Seconds)
 	case r.OK:
 		fmt.Fprintf(&b, "restored backup %s into database %s on %s in %.1fs, verified\n", r.ID, r.Database, r.Server, r.Seconds)
 	default:
@@ -102,6 +117,9 @@ func (r *RestoreResult) Human() string {
 	}
 	for _, i := range r.Ignored {
 		fmt.Fprintf(&b, "  ignored from roles.json: %s\n", i)
+	}
+	for _, n := range r.NotRestored {
+		fmt.Fprintf(&b, "  not restored, not checked (one end is in a service left out): %s\n", n)
 	}
 	if r.Verify != nil {
 		for _, line := range strings.Split(strings.TrimRight(r.Verify.Human(), "\n"), "\n") {
@@ -175,6 +193,9 @@ func restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 	if o.Audit == nil && !o.NoAudit {
 		return nil, errors.New("restore: no isolation audit given")
 	}
+	if len(o.Services) > 0 && o.TargetDB == "" && o.TargetURL == "" {
+		return nil, errors.New("a restore of some services goes into a new database: name it with --target-db NAME (to restore them into the live database, use --in-place)")
+	}
 	r := &restoreRun{p: p, srv: srv, id: id, o: o, start: time.Now(), phase: "preparing"}
 	defer r.close()
 	defer func() {
@@ -224,8 +245,9 @@ type restoreRun struct {
 	tsrv    *target.Server   // the target server and database
 	admin   *pgx.Conn        // on the target's maintenance database
 	server  archive.Version
-	tool    tool   // pg_restore
-	work    string // the database's name while it is restored
+	tool    tool    // pg_restore
+	work    string  // the database's name while it is restored
+	subset  *subset // the services restored, when not all are
 	res     *RestoreResult
 }
 
@@ -277,6 +299,11 @@ func (r *restoreRun) prepare(ctx context.Context, checked func(*CheckResult)) er
 	if !check.OK {
 		return &ProblemsError{ID: r.id, Problems: check.Problems}
 	}
+	if len(r.o.Services) > 0 {
+		if r.subset, err = planSubset(r.p, m, r.o.Services); err != nil {
+			return fmt.Errorf("restore of backup %s: %w. Nothing was changed", r.id, err)
+		}
+	}
 	g, err := archive.ReadGlobals(r.dir)
 	if err != nil {
 		return err
@@ -286,6 +313,9 @@ func (r *restoreRun) prepare(ctx context.Context, checked func(*CheckResult)) er
 	}
 	db := r.tsrv.Database
 	r.res = &RestoreResult{ID: r.id, Database: db, Server: r.tsrv.Addr(), RolesCreated: []string{}, RolesExisting: []string{}, Warnings: check.Warnings, Ignored: []string{}}
+	if r.subset != nil {
+		r.res.Services, r.res.NotRestored = r.subset.services, r.subset.notRestored
+	}
 	if r.admin, err = connectMaintenance(ctx, r.tsrv); err != nil {
 		return err
 	}
@@ -361,7 +391,16 @@ func (r *restoreRun) settings(ctx context.Context) error {
 // load runs pg_restore, in parallel, with the target URL's TLS settings.
 func (r *restoreRun) load(ctx context.Context) error {
 	r.step(fmt.Sprintf("pg_restore --jobs=%d", r.o.Jobs))
-	args := []string{"--format=directory", "--jobs=" + strconv.Itoa(r.o.Jobs), "--exit-on-error", "--no-password", "--dbname=" + r.work, filepath.Join(r.dir, archive.DumpDir)}
+	args := []string{"--format=directory", "--jobs=" + strconv.Itoa(r.o.Jobs), "--exit-on-error", "--no-password", "--dbname=" + r.work}
+	if r.subset != nil {
+		list, err := r.subsetList(ctx)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(list)
+		args = append(args, "--use-list="+list)
+	}
+	args = append(args, filepath.Join(r.dir, archive.DumpDir))
 	return runTool(ctx, r.tool, args, runOptions{env: r.tsrv.ToolEnv(r.work), started: r.o.restoreStarted})
 }
 
@@ -370,7 +409,14 @@ func (r *restoreRun) verify(ctx context.Context) error {
 	r.step("verifying against the manifest")
 	wsrv := *r.tsrv
 	wsrv.Database = r.work
-	v, err := verify.Run(ctx, &wsrv, r.m, verify.Options{Audit: r.o.Audit, NoAudit: r.o.NoAudit, Jobs: r.o.Jobs, Logger: r.o.Logger})
+	m, vo := r.m, verify.Options{Audit: r.o.Audit, NoAudit: r.o.NoAudit, Jobs: r.o.Jobs, Logger: r.o.Logger}
+	if r.subset != nil {
+		// The isolation audit is of a whole project: with services left
+		// out it would only find them missing. The result says it did not
+		// run.
+		m, vo.Audit, vo.NoAudit = r.subset.manifest(r.m), nil, true
+	}
+	v, err := verify.Run(ctx, &wsrv, m, vo)
 	if err != nil {
 		return err
 	}
@@ -379,6 +425,29 @@ func (r *restoreRun) verify(ctx context.Context) error {
 		return differs(v.Mismatches)
 	}
 	return nil
+}
+
+// subsetList writes the pg_restore list file of the services restored
+// and returns its path.
+func (r *restoreRun) subsetList(ctx context.Context) (string, error) {
+	toc, err := listTOC(ctx, r.tool.Path, filepath.Join(r.dir, archive.DumpDir))
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "splitschema-restore-*.list")
+	if err != nil {
+		return "", fmt.Errorf("write the list of archive entries to restore: %w", err)
+	}
+	if _, err := f.WriteString(r.subset.list(toc, r.m)); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write the list of archive entries to restore: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write the list of archive entries to restore: %w", err)
+	}
+	return f.Name(), nil
 }
 
 // promote renames the verified database to the target's name (a scratch
@@ -754,4 +823,12 @@ func differs(mismatches []string) error {
 		b.WriteString("\n  - " + m)
 	}
 	return errors.New(b.String())
+}
+
+// serviceWord is "service a" or "services a, b".
+func serviceWord(services []string) string {
+	if len(services) == 1 {
+		return "service " + services[0]
+	}
+	return "services " + strings.Join(services, ", ")
 }
