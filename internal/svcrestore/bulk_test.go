@@ -129,3 +129,52 @@ func commitWhenRestoreWaits(ctx context.Context, url string, conn *pgx.Conn) err
 		}
 	}
 }
+
+// Orders deleted since the backup, with their payments: restoring
+// payments would bring back payments of orders that are gone. A dry run
+// counts them before anything is locked; the restore itself counts them
+// in its merge, as it checks the rows it inserts, rolls back and refuses
+// with the same count and sample keys. Both equal a query's count.
+func TestRestoreRefusedByOutboundLinks(t *testing.T) {
+	t.Parallel()
+	shop := backuptest.New(t)
+	b := mustBackup(t, shop)
+	// Orders without a shipment, that have payments: 7 of them go.
+	shop.Exec(t, `CREATE TABLE public.gone AS
+		SELECT DISTINCT p.order_id AS id FROM payments.payment p
+		WHERE NOT EXISTS (SELECT 1 FROM shipping.shipment s WHERE s.order_id = p.order_id)
+		ORDER BY 1 LIMIT 7`)
+	want := queryInt(t, shop.URL, "SELECT count(*) FROM payments.payment WHERE order_id IN (SELECT id FROM public.gone)")
+	if want < 7 {
+		t.Fatalf("only %d payments of the chosen orders", want)
+	}
+	shop.Exec(t, `DELETE FROM payments.payment WHERE order_id IN (SELECT id FROM public.gone);
+		DELETE FROM orders.customer_order WHERE id IN (SELECT id FROM public.gone);
+		DROP TABLE public.gone`)
+	before := digest(t, shop.URL, shopSchemas...)
+	for _, dry := range []bool{true, false} {
+		res, err := Restore(testCtx(t), shop.Project, shop.Server, b.ID, Options{Services: []string{"payments"}, DryRun: dry})
+		var refused *RefusedError
+		if !errors.As(err, &refused) {
+			t.Fatalf("dry run %v: err = %v, want a refusal", dry, err)
+		}
+		var found bool
+		for _, l := range res.Links {
+			if l.Direction != Outbound || l.Link != "payments.payment(order_id) -> orders.customer_order(id)" {
+				continue
+			}
+			found = true
+			if l.Broken != want || len(l.Samples) != 5 {
+				t.Errorf("dry run %v: %s: %d broken, %d samples; want %d, 5", dry, l.Link, l.Broken, len(l.Samples), want)
+			}
+		}
+		if !found {
+			t.Errorf("dry run %v: no outbound link reported: %+v", dry, res.Links)
+		}
+		if res.Applied {
+			t.Errorf("dry run %v: applied", dry)
+		}
+		t.Logf("dry run %v:\n%s", dry, res.Human())
+		sameDigest(t, fmt.Sprintf("after a refused restore (dry run %v)", dry), digest(t, shop.URL, shopSchemas...), before)
+	}
+}

@@ -56,7 +56,11 @@ func (r *Result) Human() string {
 			if !l.Enforced {
 				link += " (soft)"
 			}
-			rows = append(rows, []string{string(l.Direction), link, itoa(l.Broken), strings.Join(l.Samples, "; ")})
+			broken := itoa(l.Broken)
+			if l.Broken < 0 {
+				broken = "not counted"
+			}
+			rows = append(rows, []string{string(l.Direction), link, broken, strings.Join(l.Samples, "; ")})
 		}
 		b.WriteString("links between the restored and the other services, and the rows the restore would break:\n")
 		b.WriteString(markdownTable(rows, 2))

@@ -37,7 +37,9 @@ type LinkReport struct {
 	OnDelete string `json:"on_delete,omitempty"`
 	// Broken counts the rows that would reference a missing row: inbound,
 	// the other service's rows whose referenced row the backup lacks;
-	// outbound, the backup's rows whose referenced row is gone.
+	// outbound, the backup's rows whose referenced row is gone. -1: not
+	// counted (an outbound link of a restore that stopped before its
+	// merge checked the rows it inserts).
 	Broken int64 `json:"broken"`
 	// Samples are up to five of the missing keys, as column=value.
 	Samples []string `json:"samples"`
@@ -49,8 +51,9 @@ var deleteActions = map[string]string{"c": "CASCADE", "n": "SET NULL", "d": "SET
 
 // brokenLinks counts, for every foreign key between a restored table and
 // a table of another service, the rows the restore would break. stageOf
-// maps schema.table of the restored tables to their staging tables.
-func brokenLinks(ctx context.Context, conn *pgx.Conn, fks []foreignKey, stageOf map[string]string) ([]LinkReport, error) {
+// maps schema.table of the restored tables to their staging tables. With
+// inboundOnly the outbound links are listed, not counted (Broken -1).
+func brokenLinks(ctx context.Context, conn *pgx.Conn, fks []foreignKey, stageOf map[string]string, inboundOnly bool) ([]LinkReport, error) {
 	var out []LinkReport
 	for _, fk := range fks {
 		fromStage, fromIn := stageOf[fk.FromSchema+"."+fk.FromTable]
@@ -68,6 +71,11 @@ func brokenLinks(ctx context.Context, conn *pgx.Conn, fks []foreignKey, stageOf 
 		} else {
 			r.Direction = Outbound
 			from, to = fromStage, pgx.Identifier{fk.ToSchema, fk.ToTable}.Sanitize()
+		}
+		if inboundOnly && r.Direction == Outbound {
+			r.Broken = -1
+			out = append(out, r)
+			continue
 		}
 		where, cols := brokenWhere(fk)
 		q := "FROM " + from + " r WHERE " + where + " AND NOT EXISTS (SELECT 1 FROM " + to + " t WHERE " + joinOn(fk) + ")"

@@ -86,7 +86,11 @@ func (r *run) report(ctx context.Context) error {
 		}
 		r.res.Tables = append(r.res.Tables, c)
 	}
-	if err := r.countLinks(ctx); err != nil {
+	// A restore that goes on to its merge counts the outbound links
+	// there, once, as it checks the rows it inserts (the rest of a
+	// restored table's rows keep or change their references under
+	// PostgreSQL's own checks); a dry run counts them here.
+	if err := r.countLinks(ctx, !r.o.DryRun); err != nil {
 		return err
 	}
 	var err error
@@ -105,19 +109,20 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// countLinks fills the report's links, and refuses on every broken one.
-func (r *run) countLinks(ctx context.Context) error {
+// countLinks fills the report's links, and refuses on every broken one;
+// with inboundOnly the outbound ones are left uncounted.
+func (r *run) countLinks(ctx context.Context, inboundOnly bool) error {
 	stageOf := map[string]string{}
 	for _, t := range r.merged {
 		stageOf[t.qualified()] = t.stage
 	}
-	links, err := brokenLinks(ctx, r.conn, r.fks, stageOf)
+	links, err := brokenLinks(ctx, r.conn, r.fks, stageOf, inboundOnly)
 	if err != nil {
 		return err
 	}
 	r.res.Links = links
 	for _, l := range links {
-		if l.Broken == 0 {
+		if l.Broken <= 0 {
 			continue
 		}
 		what := "rows of another service would reference rows the backup lacks"
@@ -178,7 +183,7 @@ func (r *run) merge(ctx context.Context) error {
 			// say which.
 			_ = tx.Rollback(ctx)
 			r.res.Refused = nil
-			if cerr := r.countLinks(ctx); cerr == nil && len(r.res.Refused) > 0 {
+			if cerr := r.countLinks(ctx, false); cerr == nil && len(r.res.Refused) > 0 {
 				return &RefusedError{Result: r.res}
 			}
 		}
@@ -201,6 +206,14 @@ func (r *run) merge(ctx context.Context) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit the merge: %w", err)
+	}
+	// Every row the merge inserted was checked against its foreign keys,
+	// every row it updated by PostgreSQL, the rest were there already:
+	// no outbound link is broken.
+	for i := range r.res.Links {
+		if r.res.Links[i].Broken < 0 {
+			r.res.Links[i].Broken = 0
+		}
 	}
 	r.res.LockedSeconds = float64(time.Since(locked).Milliseconds()) / 1000
 	r.res.Applied = true

@@ -282,6 +282,16 @@ func (r *run) checkManifest() error {
 func (r *run) connect(ctx context.Context) error {
 	cfg := r.srv.Config(r.srv.Database)
 	cfg.RuntimeParams["application_name"] = ApplicationName
+	// The staged rows live in temporary tables, in the session's own
+	// buffers: 8MB by default, which a service of some size overflows,
+	// each page then written out and read back. The memory is taken as the
+	// tables grow, not up front.
+	cfg.RuntimeParams["temp_buffers"] = stageBuffers
+	// The comparison and the checks join staged rows with live ones by
+	// hash: with the default 4MB each would spill to disk. One session,
+	// one join at a time.
+	cfg.RuntimeParams["work_mem"] = joinMemory
+	cfg.RuntimeParams["maintenance_work_mem"] = joinMemory
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect to database %s on %s: %s", r.srv.Database, r.srv.Addr(), target.Redact(err.Error()))
@@ -310,6 +320,12 @@ func (r *run) release() {
 		r.unlock()
 	}
 }
+
+// stageBuffers is the session's temp_buffers: room for the staged rows.
+const stageBuffers = "1GB"
+
+// joinMemory is the session's work_mem and maintenance_work_mem.
+const joinMemory = "256MB"
 
 // ApplicationName is the application_name of a service restore's session.
 const ApplicationName = "splitschema restore --service"
