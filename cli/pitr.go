@@ -298,7 +298,7 @@ func runPitrRestore(e *env) error {
 		return usageErr(e.c, fmt.Errorf("give one of --to-time, --to-point and --to-latest"))
 	}
 	if e.c.IsSet("service") {
-		return usageErr(e.c, fmt.Errorf("restore --service with a point in time is not available yet: restore to a new cluster, then restore the service from a logical backup of it"))
+		return runServiceRestoreAt(e, tg)
 	}
 	p, srv, err := e.projectServer()
 	if err != nil {

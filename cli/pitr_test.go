@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/splitschema/splitschema/internal/localpg"
 	"github.com/splitschema/splitschema/internal/pitr"
 )
@@ -54,6 +56,35 @@ func TestPitrCommands(t *testing.T) {
 		return out, errOut
 	}
 	expect(0, "apply")
+	adminURL, _ := expect(0, "local", "url")
+	// Each use connects anew: pitr enable restarts the cluster, refused
+	// while another session is connected.
+	shopSQL := func(sql string, scan ...any) {
+		t.Helper()
+		conn, err := pgx.Connect(context.Background(), strings.Replace(strings.TrimSpace(adminURL), "/postgres?", "/shop?", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		if len(scan) > 0 {
+			err = conn.QueryRow(context.Background(), sql).Scan(scan...)
+		} else {
+			_, err = conn.Exec(context.Background(), sql)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	shopSQL(`
+		INSERT INTO customers.customer (email, name) SELECT 'c' || i || '@example.com', 'Customer ' || i FROM generate_series(1, 20) i;
+		INSERT INTO orders.customer_order (customer_id) SELECT id FROM customers.customer;
+		INSERT INTO payments.payment (order_id, amount_cents) SELECT id, 1000 + id FROM orders.customer_order`)
+	payments := func() string {
+		t.Helper()
+		var d string
+		shopSQL(`SELECT count(*) || ' rows ' || md5(string_agg(p::text, ',' ORDER BY p.id)) FROM payments.payment p`, &d)
+		return d
+	}
 	out, _ := expect(1, "pitr", "check")
 	if !strings.Contains(out, "MISSING archive_mode is on") || !strings.Contains(out, "splitschema pitr enable") {
 		t.Errorf("pitr check before enable does not say what is missing:\n%s", out)
@@ -94,6 +125,29 @@ func TestPitrCommands(t *testing.T) {
 			t.Errorf("restore output does not say %q:\n%s", want, out)
 		}
 	}
+
+	// payments alone, back to the backup's restore point, in place.
+	atPoint := payments()
+	shopSQL("DELETE FROM payments.payment WHERE id % 2 = 0; UPDATE payments.payment SET amount_cents = 1")
+	if payments() == atPoint {
+		t.Fatal("the damage changed nothing")
+	}
+	svcDir := filepath.Join(restores, "payments")
+	expect(2, "restore", "--service", "payments", "--to-point", "backup "+b.ID)
+	out, _ = expect(0, "restore", "--service", "payments", "--in-place", "--to-point", "backup "+b.ID, "--target-dir", svcDir)
+	for _, want := range []string{"point in time restore point \"backup " + b.ID, "verified (0 broken links, isolation audit passed)",
+		"removed with the scratch cluster", "in place: done in"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("restore --service --to-point output does not say %q:\n%s", want, out)
+		}
+	}
+	if got := payments(); got != atPoint {
+		t.Errorf("payments after the restore: %s, at the point: %s", got, atPoint)
+	}
+	if _, err := os.Stat(svcDir); !os.IsNotExist(err) {
+		t.Errorf("the scratch cluster's folder %s is still there (%v)", svcDir, err)
+	}
+
 	_, errOut = expect(1, "restore", "--to-latest", "--target-dir", restoreDir)
 	if !strings.Contains(errOut, "exists") {
 		t.Errorf("restore into an existing folder: %s", errOut)

@@ -7,12 +7,16 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/splitschema/splitschema/internal/pitr"
 	"github.com/splitschema/splitschema/internal/svcrestore"
 )
 
 const serviceRestoreUsage = "With --service S[,T] --target-db NAME, restores only those services (and the shared services\n" +
 	"they use) into a new database, to inspect them: their schemas and rows, verified against the\n" +
 	"backup, without the foreign keys to the services left out (the result lists them).\n\n" +
+	"With --to-time T, --to-point NAME or --to-latest, --service S --in-place restores S as it was at\n" +
+	"that point: the whole cluster is restored there into a scratch cluster (verified), a logical\n" +
+	"backup of it is read as below, and both are removed at the end.\n\n" +
 	"With --service S[,T] --in-place, restores only those services' rows, in the live database,\n" +
 	"while the others keep running: the backup's rows are staged in temporary tables, the links the\n" +
 	"restore would break are counted (per link, with sample keys), and only when none would, one\n" +
@@ -62,6 +66,54 @@ func runServiceRestore(e *env, id string) error {
 		return exitFindings()
 	}
 	if !res.OK {
+		return exitFindings()
+	}
+	return nil
+}
+
+// runServiceRestoreAt is `restore --service S --in-place|--dry-run
+// --to-time T|--to-point NAME|--to-latest`.
+func runServiceRestoreAt(e *env, tg pitr.Target) error {
+	services := splitServices(e.c.String("service"))
+	switch {
+	case len(services) == 0:
+		return usageErr(e.c, errors.New("--service names no service: give --service S[,T]"))
+	case e.c.IsSet("target-url") || e.c.IsSet("target-db"):
+		return usageErr(e.c, errors.New("--service with a point in time restores into the live project database: --target-db and --target-url do not apply"))
+	case !e.c.Bool("in-place") && !e.c.Bool("dry-run"):
+		return usageErr(e.c, errors.New("--service S with a point in time restores into the live database: say so with --in-place (or only report with --dry-run)"))
+	}
+	p, srv, err := e.projectServer()
+	if err != nil {
+		return err
+	}
+	s, err := e.pitrSetup(p, srv)
+	if err != nil {
+		return err
+	}
+	pr := e.progress()
+	res, err := svcrestore.RestoreAt(e.ctx, p, srv, svcrestore.PointInTime{
+		Setup: s, Target: tg, Dir: e.c.String("target-dir"), Audit: e.auditFunc(p),
+	}, svcrestore.Options{
+		Services: services, DryRun: e.c.Bool("dry-run"),
+		Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), AllowUnsigned: e.c.Bool("allow-unsigned"), Logger: e.log,
+		Progress: func(step string) { pr.show("restore: %s…", step) },
+	})
+	pr.done()
+	if res == nil || (res.Restore == nil && err != nil) {
+		if res != nil && res.Left != "" {
+			fmt.Fprintf(e.stderr, "splitschema: left behind: %s\n", res.Left)
+		}
+		return err
+	}
+	if werr := e.emit(res); werr != nil {
+		return werr
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "splitschema: %s\n", err)
+		return exitFindings()
+	}
+	if !res.Restore.OK {
 		return exitFindings()
 	}
 	return nil

@@ -402,3 +402,20 @@ func stopHint(st localpg.Status) string {
 	}
 	return cmd
 }
+
+// Discard stops the cluster of a restore and removes its folder: for a
+// restore made only to read from (restore --service --to-time), not for
+// one a user asked to keep.
+func (s *Setup) Discard(ctx context.Context, res *RestoreResult) error {
+	cl, err := localpg.New(s.Project.Dir, nil, localpg.WithRuntimeDir(res.Dir), localpg.WithStateDir(filepath.Join(res.Dir, "state")))
+	if err != nil {
+		return fmt.Errorf("discard the restored cluster in %s: %w", res.Dir, err)
+	}
+	if err := cl.Stop(ctx); err != nil {
+		return fmt.Errorf("discard the restored cluster in %s: stop it: %w", res.Dir, err)
+	}
+	if err := os.RemoveAll(res.Dir); err != nil {
+		return fmt.Errorf("discard the restored cluster: remove %s: %w", res.Dir, err)
+	}
+	return nil
+}
