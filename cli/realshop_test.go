@@ -58,6 +58,8 @@ func TestRealshopEndToEnd(t *testing.T) {
 		`INSERT INTO sales.sales_order (person_id, contact) SELECT id, email FROM person.person`,
 		`INSERT INTO sales.order_line (order_id, product_id, quantity, amount) SELECT o.id, p.id, 2, 12.50 FROM sales.sales_order o, product.product p`,
 		`UPDATE person.person SET favourite_order_id = (SELECT max(id) FROM sales.sales_order)`,
+		`INSERT INTO pe.contact (person_id, kind) SELECT id, k FROM person.person, unnest(ARRAY['email', 'phone']) k`,
+		`INSERT INTO pe.contact_note (contact_id, note) SELECT id, 'note ' || id FROM pe.contact`,
 		`RESET search_path`,
 	} {
 		if _, err := conn.Exec(t.Context(), stmt); err != nil {
@@ -93,8 +95,42 @@ func TestRealshopEndToEnd(t *testing.T) {
 	if _, err := copyConn.Exec(t.Context(), `DELETE FROM sales.order_line; DELETE FROM sales.sales_order WHERE id = (SELECT max(id) FROM sales.sales_order)`); err != nil {
 		t.Fatal(err)
 	}
+	// A foreign key inside the second schema of person, dropped, and a
+	// note pointed at no contact: the row counts stay the same, only the
+	// check of every foreign key of every schema of a service sees it.
+	if _, err := copyConn.Exec(t.Context(), `ALTER TABLE pe.contact_note DROP CONSTRAINT contact_note_contact_id_fkey;
+		UPDATE pe.contact_note SET contact_id = -1 WHERE id = (SELECT min(id) FROM pe.contact_note)`); err != nil {
+		t.Fatal(err)
+	}
 	out = expect(1, "verify", "--against", b.ID, "--target-db", copyDB)
-	if !strings.Contains(out, "(soft link of person): 2 rows reference a row that is missing") {
-		t.Errorf("verify of a broken soft link:\n%s", out)
+	for _, want := range []string{"(soft link of person): 2 rows reference a row that is missing",
+		"foreign key contact_note_contact_id_fkey pe.contact_note(contact_id) -> pe.contact(id) is missing",
+		"pe.contact_note(contact_id) -> pe.contact(id) (contact_note_contact_id_fkey): 1 rows reference a row that is missing"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify does not say %q:\n%s", want, out)
+		}
+	}
+
+	// person alone, in place, in the live database: both of its schemas
+	// get the backup's rows back.
+	contacts := func() string {
+		t.Helper()
+		var d string
+		if err := conn.QueryRow(t.Context(), `SELECT (SELECT count(*) || ' ' || md5(string_agg(c::text, ',' ORDER BY c.id)) FROM pe.contact c) || ' / ' ||
+			(SELECT count(*) || ' ' || md5(string_agg(n::text, ',' ORDER BY n.id)) FROM pe.contact_note n)`).Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	atBackup := contacts()
+	if _, err := conn.Exec(t.Context(), `DELETE FROM pe.contact_note WHERE id = (SELECT max(id) FROM pe.contact_note); UPDATE pe.contact_note SET note = 'lost'`); err != nil {
+		t.Fatal(err)
+	}
+	out = expect(0, "restore", b.ID, "--service", "person", "--in-place")
+	if !strings.Contains(out, "pe.contact_note") || !strings.Contains(out, "done in") {
+		t.Errorf("restore --service person --in-place does not restore pe.contact_note:\n%s", out)
+	}
+	if got := contacts(); got != atBackup {
+		t.Errorf("pe after the restore: %s; at the backup: %s", got, atBackup)
 	}
 }

@@ -103,12 +103,23 @@ type Version struct {
 type Service struct {
 	Name   string `json:"name"`
 	Schema string `json:"schema"`
+	// Schemas are all the service's schemas, Schema first, when it has
+	// more than one; the tables of the others are among OtherTables.
+	Schemas []string `json:"schemas,omitempty"`
 	// SchemaExists is false when the database had no such schema.
 	SchemaExists bool `json:"schema_exists"`
 	// Version is the highest applied goose migration; nil when the schema
 	// has no goose_db_version table.
 	Version *int64  `json:"version"`
 	Tables  []Table `json:"tables"`
+}
+
+// AllSchemas returns the service's schemas: Schemas, or Schema alone.
+func (s Service) AllSchemas() []string {
+	if len(s.Schemas) > 0 {
+		return s.Schemas
+	}
+	return []string{s.Schema}
 }
 
 // Table is one table and its exact row count in the snapshot.

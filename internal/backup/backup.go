@@ -431,6 +431,9 @@ func (b *run) readSnapshot(ctx context.Context) error {
 	for _, s := range b.p.Services {
 		service[s.Schema] = true
 		svc := archive.Service{Name: s.Name, Schema: s.Schema, SchemaExists: exists[s.Schema], Tables: []archive.Table{}}
+		if len(s.Schemas) > 1 {
+			svc.Schemas = s.Schemas
+		}
 		if !svc.SchemaExists {
 			b.o.Logger.Warn("service has no schema in the database: nothing of it to back up", "service", s.Name, "schema", s.Schema)
 		} else if svc.Version, err = inspect.Version(ctx, b.conn, s.Schema); err != nil {
@@ -449,7 +452,13 @@ func (b *run) readSnapshot(ctx context.Context) error {
 			m.OtherTables = append(m.OtherTables, archive.SchemaTable{Schema: t.Schema, Name: t.Table})
 		}
 	}
-	if m.ForeignKeys, err = inspect.ForeignKeys(ctx, b.conn, schemas); err != nil {
+	// Every foreign key of every service schema, those between two schemas
+	// of one service included.
+	var all []string
+	for _, s := range b.p.Services {
+		all = append(all, s.Schemas...)
+	}
+	if m.ForeignKeys, err = inspect.ForeignKeys(ctx, b.conn, all); err != nil {
 		return err
 	}
 	m.Links = declaredLinks(b.p, m.ForeignKeys)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,15 +27,22 @@ func (r *run) report(ctx context.Context) error {
 				ms = &m.Services[i]
 			}
 		}
+		// By schema.table: the service's schema's tables, and those of
+		// its other schemas, which the manifest lists beside the services'.
 		backupRows := map[string]int64{}
 		for _, t := range ms.Tables {
-			backupRows[t.Name] = t.Rows
+			backupRows[svc.Schema+"."+t.Name] = t.Rows
+		}
+		for _, t := range m.OtherTables {
+			if slices.Contains(svc.Schemas[1:], t.Schema) {
+				backupRows[t.Schema+"."+t.Name] = t.Rows
+			}
 		}
 		for _, t := range r.tables {
 			if t.Service != svc.Name || t.Partitioned {
 				continue
 			}
-			want, inManifest := backupRows[t.Name]
+			want, inManifest := backupRows[t.qualified()]
 			switch {
 			case !inManifest:
 				refuse("table %s is not in the backup: the live schema differs from the backup's", t.qualified())
@@ -45,10 +54,10 @@ func (r *run) report(ctx context.Context) error {
 				return fmt.Errorf("the backup's archive holds %d rows of %s, its manifest says %d: the backup is inconsistent. Nothing was changed", t.loaded, t.qualified(), want)
 			}
 			t.Rows = want
-			delete(backupRows, t.Name)
+			delete(backupRows, t.qualified())
 		}
-		for name := range backupRows {
-			refuse("table %s.%s of the backup is not in the live database: the live schema differs from the backup's", svc.Schema, name)
+		for _, name := range slices.Sorted(maps.Keys(backupRows)) {
+			refuse("table %s of the backup is not in the live database: the live schema differs from the backup's", name)
 		}
 		vm, err := compareVersions(ctx, r.conn, r.p, svc.Name, r.versions[svc.Name])
 		if err != nil {

@@ -336,16 +336,20 @@ func (r *run) readLive(ctx context.Context) error {
 	r.versions = map[string]*table{}
 	var schemas []string
 	for _, svc := range r.services {
-		schemas = append(schemas, svc.Schema)
-		ts, err := readTables(ctx, r.conn, svc.Name, svc.Schema)
-		if err != nil {
-			return err
+		schemas = append(schemas, svc.Schemas...)
+		var ts []*table
+		for _, schema := range svc.Schemas {
+			in, err := readTables(ctx, r.conn, svc.Name, schema)
+			if err != nil {
+				return err
+			}
+			ts = append(ts, in...)
 		}
 		if len(ts) == 0 {
-			return fmt.Errorf("service %s has no tables in schema %s of database %s: nothing to restore into (is this the project's database?). Nothing was changed", svc.Name, svc.Schema, r.srv.Database)
+			return fmt.Errorf("service %s has no tables in schema %s of database %s: nothing to restore into (is this the project's database?). Nothing was changed", svc.Name, strings.Join(svc.Schemas, ", "), r.srv.Database)
 		}
 		for _, t := range ts {
-			if t.Name == migrate.VersionTable {
+			if t.Name == migrate.VersionTable && t.Schema == svc.Schema {
 				r.versions[svc.Name] = t
 			}
 		}
@@ -369,7 +373,7 @@ func (r *run) stage(ctx context.Context) error {
 	}
 	var schemas []string
 	for _, s := range r.services {
-		schemas = append(schemas, s.Schema)
+		schemas = append(schemas, s.Schemas...)
 	}
 	files, err := r.backup.DataFiles(dataEntries(toc, schemas))
 	if err != nil {

@@ -230,6 +230,11 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 	if err != nil {
 		return nil, err
 	}
+	// The foreign keys are read from every schema of every service.
+	var all []string
+	for _, s := range m.Services {
+		all = append(all, s.AllSchemas()...)
+	}
 	tables, err := inspect.AllTables(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -280,7 +285,7 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 		}
 	}
 
-	fks, err := inspect.ForeignKeys(ctx, conn, schemas)
+	fks, err := inspect.ForeignKeys(ctx, conn, all)
 	if err != nil {
 		return nil, err
 	}
