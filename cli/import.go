@@ -14,7 +14,7 @@ import (
 func importCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "import",
-		Usage: "write a project for an existing multi-schema database: one service per schema",
+		Usage: "write a project for an existing multi-schema database: one service per schema (or as --into maps them)",
 		Description: "Reads the database --from names and writes into --dir (which must hold no project yet):\n" +
 			"splitschema.yaml with its extensions, one service per schema with a link per cross-schema foreign\n" +
 			"key (a soft link where a link would close a cycle), a read per column a view reads in another\n" +
@@ -25,6 +25,7 @@ func importCommand() *ucli.Command {
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "from", Usage: "`URL` of the database to import (read only)", Required: true},
 			&ucli.StringFlag{Name: "schemas", Usage: "import only these `SCHEMAS`, comma-separated"},
+			&ucli.StringSliceFlag{Name: "into", Usage: "put schema S into the service of schema T (a service of several schemas), as `S=T`; repeat or comma-separate"},
 		},
 		Action: action(runImport),
 	}
@@ -47,7 +48,19 @@ func runImport(e *env) error {
 			schemas = append(schemas, s)
 		}
 	}
-	res, err := importer.Run(e.ctx, srv, importer.Options{Dir: e.dir, Schemas: schemas, Log: e.log})
+	into := map[string]string{}
+	for _, pair := range e.c.StringSlice("into") {
+		s, t, ok := strings.Cut(pair, "=")
+		s, t = strings.TrimSpace(s), strings.TrimSpace(t)
+		if !ok || s == "" || t == "" {
+			return usageErr(e.c, fmt.Errorf("--into %q: write SCHEMA=SERVICE, e.g. --into pe=person", pair))
+		}
+		if prev, twice := into[s]; twice && prev != t {
+			return usageErr(e.c, fmt.Errorf("--into puts schema %s into both %s and %s", s, prev, t))
+		}
+		into[s] = t
+	}
+	res, err := importer.Run(e.ctx, srv, importer.Options{Dir: e.dir, Schemas: schemas, Into: into, Log: e.log})
 	if err != nil {
 		return err
 	}

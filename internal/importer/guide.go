@@ -3,6 +3,8 @@ package importer
 import (
 	"fmt"
 	"strings"
+
+	"github.com/splitschema/splitschema/internal/pgsql"
 )
 
 // guide is IMPORT.md: what was imported, what does not fit, and how to
@@ -30,16 +32,18 @@ func (im *importer) guide() string {
 	b.WriteString("   database, or by hand as `<service>_owner NOLOGIN`), e.g. for each service S:\n\n")
 	b.WriteString("   ```sql\n")
 	for _, s := range im.res.Services {
-		fmt.Fprintf(&b, "   ALTER SCHEMA %s OWNER TO %s;  -- and ALTER TABLE/VIEW/SEQUENCE/FUNCTION/TYPE … OWNER TO the same role\n", quote(s.Name), quote(s.Name+"_owner"))
+		for _, schema := range s.Schemas {
+			fmt.Fprintf(&b, "   ALTER SCHEMA %s OWNER TO %s;  -- and ALTER TABLE/VIEW/SEQUENCE/FUNCTION/TYPE … OWNER TO the same role\n", pgsql.Ident(schema), pgsql.Ident(s.Name+"_owner"))
+		}
 	}
 	b.WriteString("   ```\n\n")
 	b.WriteString("2. Run `splitschema provision --dir .`: it creates the roles, grants and the guard.\n")
 	b.WriteString("3. Mark each baseline applied, as the service's owner, so that `migrate up` starts after it:\n\n")
 	b.WriteString("   ```sql\n")
 	for _, s := range im.res.Services {
-		fmt.Fprintf(&b, "   SET ROLE %s;\n", quote(s.Name+"_owner"))
-		fmt.Fprintf(&b, "   CREATE TABLE %s.goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now());\n", quote(s.Name))
-		fmt.Fprintf(&b, "   INSERT INTO %s.goose_db_version (version_id, is_applied) VALUES (0, true), (1, true);\n", quote(s.Name))
+		fmt.Fprintf(&b, "   SET ROLE %s;\n", pgsql.Ident(s.Name+"_owner"))
+		fmt.Fprintf(&b, "   CREATE TABLE %s.goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now());\n", pgsql.Ident(s.Name))
+		fmt.Fprintf(&b, "   INSERT INTO %s.goose_db_version (version_id, is_applied) VALUES (0, true), (1, true);\n", pgsql.Ident(s.Name))
 		b.WriteString("   RESET ROLE;\n")
 	}
 	b.WriteString("   ```\n\n")
@@ -47,5 +51,3 @@ func (im *importer) guide() string {
 	b.WriteString("These steps are written for you to review; the import does not run them.\n")
 	return b.String()
 }
-
-func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }

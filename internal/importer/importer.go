@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,10 @@ type Options struct {
 	// Schemas limits the import to these schemas; default: every schema
 	// but the system ones, splitschema's and the extensions'.
 	Schemas []string
+	// Into puts schemas into another schema's service instead of one of
+	// their own: schema -> the service (named after its first schema)
+	// that owns it too.
+	Into map[string]string
 	// PgDump is the pg_dump to run; default: found like backup's.
 	PgDump string
 	Log    *slog.Logger
@@ -104,13 +109,11 @@ func (im *importer) read(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range schemas {
-		svc := &service{Name: s, reads: map[string][]string{}, uses: map[string]bool{}, deps: map[string]bool{}}
-		im.byName[s] = svc
-		im.res.Services = append(im.res.Services, svc)
-	}
 	if len(schemas) == 0 {
 		return errors.New("import: no schema to import (schema public cannot be a service's; use --schemas to name them)")
+	}
+	if err := im.services(schemas); err != nil {
+		return err
 	}
 	deps, err := q.AuditDependencies(ctx, schemas)
 	if err != nil {
@@ -142,8 +145,8 @@ func (im *importer) read(ctx context.Context) error {
 	}
 	for _, fk := range fks {
 		from, to := im.byName[fk.From.Schema], im.byName[fk.To.Schema]
-		if fk.From.Schema == fk.To.Schema {
-			continue // inside one schema: the baseline keeps it
+		if fk.From.Schema == fk.To.Schema || (from != nil && from == to) {
+			continue // inside one service: its baseline keeps it
 		}
 		if from == nil || to == nil {
 			im.note(baselineFile(cmpOr(from, to).Name), "foreign key %s of %s.%s references %s.%s across the imported schemas' boundary", fk.Name, fk.From.Schema, fk.From.Table, fk.To.Schema, fk.To.Table)
@@ -174,6 +177,34 @@ func (im *importer) read(ctx context.Context) error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// services makes one service per schema, but for the schemas o.Into puts
+// into another schema's service; byName maps every schema to its service.
+func (im *importer) services(schemas []string) error {
+	for _, s := range schemas {
+		if _, joins := im.o.Into[s]; joins {
+			continue
+		}
+		svc := &service{Name: s, Schemas: []string{s}, reads: map[string][]string{}, uses: map[string]bool{}, deps: map[string]bool{}}
+		im.byName[s] = svc
+		im.res.Services = append(im.res.Services, svc)
+	}
+	for _, s := range slices.Sorted(maps.Keys(im.o.Into)) {
+		into := im.o.Into[s]
+		switch {
+		case !slices.Contains(schemas, s):
+			return fmt.Errorf("import: --into %s=%s: schema %s is not imported (it does not exist, or --schemas leaves it out)", s, into, s)
+		case s == into:
+			return fmt.Errorf("import: --into %s=%s: a schema is in its own service already", s, into)
+		case im.byName[into] == nil:
+			return fmt.Errorf("import: --into %s=%s: there is no service %s (a service is named after its first schema, which must be imported and not itself put into another)", s, into, into)
+		}
+		svc := im.byName[into]
+		svc.Schemas = append(svc.Schemas, s)
+		im.byName[s] = svc
 	}
 	return nil
 }

@@ -57,12 +57,12 @@ func schemaDump(t *testing.T, srv *target.Server) string {
 // roundTrip applies p to a database, imports that database into a new
 // project, applies the new project to an empty database and compares the
 // two schema dumps.
-func roundTrip(t *testing.T, p *manifest.Project, prefix string) *importer.Result {
+func roundTrip(t *testing.T, p *manifest.Project, prefix string, into map[string]string) *importer.Result {
 	t.Helper()
 	src := provisiontest.Server(t)
 	apply(t, p, src)
 	dir := filepath.Join(t.TempDir(), "imported")
-	res, err := importer.Run(provisiontest.Context(t), src, importer.Options{Dir: dir})
+	res, err := importer.Run(provisiontest.Context(t), src, importer.Options{Dir: dir, Into: into})
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
@@ -96,7 +96,7 @@ func TestImportRoundTripShop(t *testing.T) {
 	if err := os.CopyFS(p.Path("migrations"), os.DirFS(filepath.Join(provisiontest.RepoRoot(t), "migrations"))); err != nil {
 		t.Fatal(err)
 	}
-	res := roundTrip(t, p, "im2_")
+	res := roundTrip(t, p, "im2_", nil)
 	if len(res.Notes) != 0 {
 		t.Errorf("notes on the shop, want none:\n%s", res.Human())
 	}
@@ -109,12 +109,20 @@ func TestImportRoundTripShop(t *testing.T) {
 func TestImportRoundTripRealshop(t *testing.T) {
 	t.Parallel()
 	p := provisiontest.Realshop(t, "im3_")
-	res := roundTrip(t, p, "im4_")
+	// pe is the second schema of service person, as the project has it.
+	res := roundTrip(t, p, "im4_", map[string]string{"pe": "person"})
 	text := res.Human()
-	for _, want := range []string{"common (shared)", "pe: 0 links, 0 soft links, 1 reads, 1 uses"} {
+	for _, want := range []string{"common (shared)", "person (schemas person, pe): 0 links, 0 soft links, 0 reads, 1 uses"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("import result does not say %q:\n%s", want, text)
 		}
+	}
+	data, err := os.ReadFile(filepath.Join(res.Dir, "schemas", "person.yaml"))
+	if err != nil || !strings.Contains(string(data), "schemas: [person, pe]") {
+		t.Errorf("person.yaml does not give person both schemas (%v):\n%s", err, data)
+	}
+	if _, err := os.Stat(filepath.Join(res.Dir, "schemas", "pe.yaml")); err == nil {
+		t.Error("pe.yaml written: pe is person's")
 	}
 }
 
@@ -173,6 +181,34 @@ func TestImportReportsWhatDoesNotFit(t *testing.T) {
 	}
 	if _, err := manifest.Load(dir); err != nil {
 		t.Errorf("the imported project does not load: %v", err)
+	}
+
+	// a and b as one service of two schemas: their foreign keys are inside
+	// it, so no cycle and no soft link; one baseline holds both.
+	merged := filepath.Join(t.TempDir(), "merged")
+	res2, err := importer.Run(provisiontest.Context(t), src, importer.Options{Dir: merged, Schemas: []string{"a", "b"}, Into: map[string]string{"b": "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res2.Human(), "cycle") || len(res2.Services) != 1 {
+		t.Errorf("a and b as one service:\n%s", res2.Human())
+	}
+	if data, err := os.ReadFile(filepath.Join(merged, "schemas", "a.yaml")); err != nil || !strings.Contains(string(data), "schemas: [a, b]") || strings.Contains(string(data), "soft_links") {
+		t.Errorf("a.yaml (%v):\n%s", err, data)
+	}
+	if data, err := os.ReadFile(filepath.Join(merged, "migrations", "a", "00001_baseline.sql")); err != nil ||
+		!strings.Contains(string(data), "t_u_fk") || !strings.Contains(string(data), "u_t_id_fkey") || !strings.Contains(string(data), "CREATE TABLE b.u") {
+		t.Errorf("a's baseline does not hold both schemas and both foreign keys (%v):\n%s", err, data)
+	}
+	for into, want := range map[string]string{"zz=a": "schema zz is not imported", "b=b": "in its own service", "a=b": "there is no service b"} {
+		from, to, _ := strings.Cut(into, "=")
+		o := importer.Options{Dir: filepath.Join(t.TempDir(), "x"), Schemas: []string{"a", "b"}, Into: map[string]string{from: to}}
+		if into == "a=b" {
+			o.Into["b"] = "a"
+		}
+		if _, err := importer.Run(provisiontest.Context(t), src, o); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--into %s: err = %v, want %q", into, err, want)
+		}
 	}
 	if _, err := importer.Run(provisiontest.Context(t), src, importer.Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("a second import into the same folder: err = %v", err)

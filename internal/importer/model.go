@@ -1,5 +1,6 @@
 // Package importer reads an existing multi-schema database and writes a
-// splitschema project for it: one service per schema, a link per
+// splitschema project for it: one service per schema (or several schemas
+// per service, as asked), a link per
 // cross-schema foreign key (a soft link where a link would close a cycle), a
 // read per view column of another schema, a use per type or function of a
 // shared schema, the extensions, and a baseline migration per service that
@@ -38,6 +39,9 @@ func (r *Result) Human() string {
 	fmt.Fprintf(&b, "imported database %s into %s: %d services\n", r.Database, r.Dir, len(r.Services))
 	for _, s := range r.Services {
 		fmt.Fprintf(&b, "  %s", s.Name)
+		if len(s.Schemas) > 1 {
+			fmt.Fprintf(&b, " (schemas %s)", strings.Join(s.Schemas, ", "))
+		}
 		if s.Shared {
 			b.WriteString(" (shared)")
 		}
@@ -56,7 +60,9 @@ func (r *Result) Human() string {
 
 // service is one imported schema.
 type service struct {
-	Name      string   `json:"name"`
+	Name string `json:"name"`
+	// Schemas are its schemas, Name first.
+	Schemas   []string `json:"schemas"`
 	Shared    bool     `json:"shared,omitempty"`
 	Uses      []string `json:"uses,omitempty"`
 	Links     []string `json:"links,omitempty"`

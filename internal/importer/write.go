@@ -58,6 +58,9 @@ func (im *importer) settings() string {
 func (s *service) yaml() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: %s\n", s.Name)
+	if len(s.Schemas) > 1 {
+		fmt.Fprintf(&b, "schemas: [%s]\n", strings.Join(s.Schemas, ", "))
+	}
 	if s.Shared {
 		b.WriteString("kind: shared\n")
 	}
@@ -77,16 +80,20 @@ func (s *service) yaml() string {
 	return b.String()
 }
 
-// baseline dumps svc's schema (no owner, no grants, not the schema itself
-// nor extensions, nor the foreign keys made soft links) as a goose
-// migration that runs in one statement.
+// baseline dumps svc's schemas (no owner, no grants, not the schemas
+// themselves nor extensions, nor the foreign keys made soft links) as a
+// goose migration.
 func (im *importer) baseline(ctx context.Context, svc *service) (string, error) {
-	dump, err := im.dumpSchema(ctx, svc.Name)
+	dump, err := im.dumpSchemas(ctx, svc.Schemas)
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "-- Baseline of schema %s, from pg_dump --schema-only of database %s by `splitschema import`.\n", svc.Name, im.srv.Database)
+	word := "schema"
+	if len(svc.Schemas) > 1 {
+		word = "schemas"
+	}
+	fmt.Fprintf(&b, "-- Baseline of %s %s, from pg_dump --schema-only of database %s by `splitschema import`.\n", word, strings.Join(svc.Schemas, ", "), im.srv.Database)
 	b.WriteString("-- It recreates the schema as it was; see IMPORT.md to mark it applied on that database.\n")
 	b.WriteString("-- +goose Up\n")
 	// One goose statement per pg_dump section: a function body may hold
@@ -100,7 +107,10 @@ func (im *importer) baseline(ctx context.Context, svc *service) (string, error) 
 	return b.String(), nil
 }
 
-func (im *importer) dumpSchema(ctx context.Context, schema string) (string, error) {
+// dumpSchemas runs pg_dump --schema-only of schemas, in one dump so that
+// objects of one depending on the other come in order; the first schema's
+// goose version table is left out.
+func (im *importer) dumpSchemas(ctx context.Context, schemas []string) (string, error) {
 	pgDump := im.o.PgDump
 	if pgDump == "" {
 		pgDump = "pg_dump"
@@ -109,13 +119,16 @@ func (im *importer) dumpSchema(ctx context.Context, schema string) (string, erro
 		}
 	}
 	args := []string{"--schema-only", "--no-owner", "--no-privileges", "--no-publications", "--no-subscriptions",
-		"--schema", quotePattern(schema), "--exclude-table", quotePattern(schema) + ".goose_db_version"}
+		"--exclude-table", quotePattern(schemas[0]) + ".goose_db_version"}
+	for _, s := range schemas {
+		args = append(args, "--schema", quotePattern(s))
+	}
 	cmd := exec.CommandContext(ctx, pgDump, args...)
 	cmd.Env = im.srv.ToolEnv(im.srv.Database)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("import: pg_dump of schema %s: %w: %s", schema, err, strings.TrimSpace(errb.String()))
+		return "", fmt.Errorf("import: pg_dump of schema %s: %w: %s", strings.Join(schemas, ", "), err, strings.TrimSpace(errb.String()))
 	}
 	return out.String(), nil
 }
