@@ -19,6 +19,16 @@ import (
 	"github.com/splitschema/splitschema/internal/target"
 )
 
+// Command is what a migration run does to each service.
+type Command string
+
+// The migration commands.
+const (
+	CommandUp   Command = "up"
+	CommandDown Command = "down"
+	CommandRedo Command = "redo"
+)
+
 // Options tune a migrate run.
 type Options struct {
 	// Service limits the run to one service; empty means every service, in
@@ -35,7 +45,7 @@ type Options struct {
 	// migrations run (command is "up", "down" or "redo"; versions are its
 	// migration files'); an error stops the run before that service.
 	// Point-in-time recovery names a restore point there.
-	BeforeService func(ctx context.Context, svc *manifest.Service, command string, versions []int64) error
+	BeforeService func(ctx context.Context, svc *manifest.Service, command Command, versions []int64) error
 	// DeferLinks (Apply only) skips the check, made before any change, that
 	// every link names a table and columns that exist or that the
 	// migrations create; a link the migrations do not create then fails
@@ -62,7 +72,7 @@ var ErrUsage = errors.New("usage")
 // service are skipped; the others still run. The Result is returned even
 // when a migration failed; the error is then a *RunError.
 func Up(ctx context.Context, p *manifest.Project, srv *target.Server, o Options) (*Result, error) {
-	return run(ctx, p, srv, o, "up", func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
+	return run(ctx, p, srv, o, CommandUp, func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
 		return r.upTo(ctx, math.MaxInt64)
 	})
 }
@@ -76,7 +86,7 @@ func UpTo(ctx context.Context, p *manifest.Project, srv *target.Server, version 
 	if version < 1 {
 		return nil, fmt.Errorf("%w: up to version %d: versions start at 1 (to undo migrations, use down)", ErrUsage, version)
 	}
-	return run(ctx, p, srv, o, "up", func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
+	return run(ctx, p, srv, o, CommandUp, func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
 		return r.upTo(ctx, version)
 	})
 }
@@ -87,7 +97,7 @@ func Down(ctx context.Context, p *manifest.Project, srv *target.Server, o Option
 	if o.Service == "" {
 		return nil, fmt.Errorf("%w: down rolls back one migration of one service: name the service, or give a version to roll every service back to (0 undoes everything)", ErrUsage)
 	}
-	return run(ctx, p, srv, o, "down", func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
+	return run(ctx, p, srv, o, CommandDown, func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
 		res, err := r.prov.Down(ctx)
 		if errors.Is(err, goose.ErrNoNextVersion) {
 			return nil, nil
@@ -111,7 +121,7 @@ func DownTo(ctx context.Context, p *manifest.Project, srv *target.Server, versio
 	if o.Service == "" && version != 0 {
 		return nil, fmt.Errorf("%w: down to version %d needs a service, as versions are per service; to roll back every service use version 0", ErrUsage, version)
 	}
-	return run(ctx, p, srv, o, "down", func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
+	return run(ctx, p, srv, o, CommandDown, func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
 		return r.downTo(ctx, version)
 	})
 }
@@ -122,7 +132,7 @@ func Redo(ctx context.Context, p *manifest.Project, srv *target.Server, o Option
 	if o.Service == "" {
 		return nil, fmt.Errorf("%w: redo needs a service", ErrUsage)
 	}
-	return run(ctx, p, srv, o, "redo", func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
+	return run(ctx, p, srv, o, CommandRedo, func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error) {
 		cur, err := r.version(ctx)
 		if err != nil {
 			return nil, err
@@ -149,12 +159,12 @@ func Redo(ctx context.Context, p *manifest.Project, srv *target.Server, o Option
 type step func(ctx context.Context, r *runner) ([]*goose.MigrationResult, error)
 
 // run carries out one command over the selected services.
-func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options, command string, do step) (*Result, error) {
+func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options, command Command, do step) (*Result, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	services, err := selectServices(p, o.Service, command == "down")
+	services, err := selectServices(p, o.Service, command == CommandDown)
 	if err != nil {
 		return nil, err
 	}
@@ -183,10 +193,10 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 	for _, svc := range services {
 		sr := &ServiceResult{Service: svc.Name, Schema: svc.Schema, Steps: []Step{}}
 		res.Services = append(res.Services, sr)
-		if by := blocker(p, svc.Name, blocked, command == "down"); by != "" {
+		if by := blocker(p, svc.Name, blocked, command == CommandDown); by != "" {
 			blocked[svc.Name] = by
 			sr.State = StateSkipped
-			if command == "down" {
+			if command == CommandDown {
 				sr.SkippedBecause = fmt.Sprintf("%s, which links to it, was not rolled back", by)
 			} else {
 				sr.SkippedBecause = fmt.Sprintf("it depends on %s, which did not migrate", by)
@@ -206,15 +216,15 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 		if err := runService(ctx, p, srv, admin, svc, files[svc.Name], command, do, sr, log, pk, cmp.Or(o.LockWait, p.Settings.ToolkitLockWait, lockWait)); err != nil {
 			return nil, err
 		}
-		if sr.Error == nil && command != "down" {
+		if sr.Error == nil && command != CommandDown {
 			if err := grant(ctx, admin, p, svc.Name); err != nil {
-				sr.Error = &Error{Service: svc.Name, Direction: command, Err: err,
+				sr.Error = &Error{Service: svc.Name, Direction: string(command), Err: err,
 					Message: fmt.Sprintf("grant the REFERENCES its dependants declared: %v", err)}
 			}
 		}
 		if sr.Error == nil {
 			if err := provision.ProtectVersionTable(ctx, admin, p, svc.Name); err != nil {
-				sr.Error = &Error{Service: svc.Name, Direction: command, Err: err, Message: err.Error()}
+				sr.Error = &Error{Service: svc.Name, Direction: string(command), Err: err, Message: err.Error()}
 			}
 		}
 		if sr.Error != nil {
@@ -232,7 +242,7 @@ func run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 // runService runs do on one service and records the outcome in sr. Only
 // errors that stop the whole run (a cancelled context) are returned.
 func runService(ctx context.Context, p *manifest.Project, srv *target.Server, admin *pgx.Conn, svc *manifest.Service, files []*File,
-	command string, do step, sr *ServiceResult, log *slog.Logger, pk pkResolver, wait time.Duration) error {
+	command Command, do step, sr *ServiceResult, log *slog.Logger, pk pkResolver, wait time.Duration) error {
 	if len(files) == 0 {
 		sr.State = StateUnchanged
 		return nil
@@ -241,7 +251,7 @@ func runService(ctx context.Context, p *manifest.Project, srv *target.Server, ad
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		sr.Error = &Error{Service: svc.Name, Direction: command, Err: err, Message: err.Error()}
+		sr.Error = &Error{Service: svc.Name, Direction: string(command), Err: err, Message: err.Error()}
 		return nil
 	}
 	unlock, err := LockService(ctx, srv, svc, wait, log)
@@ -256,7 +266,7 @@ func runService(ctx context.Context, p *manifest.Project, srv *target.Server, ad
 	defer clear()
 	r, err := openRunner(p, srv, svc, files, login, password)
 	if err != nil {
-		sr.Error = &Error{Service: svc.Name, Direction: command, Err: err, Message: err.Error()}
+		sr.Error = &Error{Service: svc.Name, Direction: string(command), Err: err, Message: err.Error()}
 		return nil
 	}
 	defer r.close()
@@ -289,13 +299,13 @@ func runService(ctx context.Context, p *manifest.Project, srv *target.Server, ad
 }
 
 // record notes a failure of the runner's service.
-func (r *runner) record(ctx context.Context, sr *ServiceResult, err error, command string, p *manifest.Project, pk pkResolver) error {
+func (r *runner) record(ctx context.Context, sr *ServiceResult, err error, command Command, p *manifest.Project, pk pkResolver) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("service %s: %w", sr.Service, ctx.Err())
 	}
 	e, ok := err.(*Error)
 	if !ok {
-		e = r.fail(err, command)
+		e = r.fail(err, string(command))
 	}
 	e.describe(p, p.Settings.LockTimeout.String(), pk)
 	sr.Error = e

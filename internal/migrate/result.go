@@ -49,7 +49,7 @@ type ServiceResult struct {
 // services ran.
 type Result struct {
 	// Command is up, down or redo.
-	Command  string           `json:"command"`
+	Command  Command          `json:"command"`
 	OK       bool             `json:"ok"`
 	Changed  bool             `json:"changed"`
 	Services []*ServiceResult `json:"services"`
@@ -87,8 +87,8 @@ func (r *Result) Human() string {
 	}
 	switch {
 	case !r.OK:
-		b.WriteString("migrate " + r.Command + " failed\n")
-	case !r.Changed && r.Command == "up":
+		b.WriteString("migrate " + string(r.Command) + " failed\n")
+	case !r.Changed && r.Command == CommandUp:
 		b.WriteString("nothing changed: every service is up to date\n")
 	case !r.Changed:
 		b.WriteString("nothing changed\n")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/splitschema/splitschema/internal/inspect"
 	"github.com/splitschema/splitschema/internal/manifest"
+	"github.com/splitschema/splitschema/internal/migrate"
 	"github.com/splitschema/splitschema/internal/target"
 )
 
@@ -19,11 +20,11 @@ import (
 // down <version>" before one is rolled back, "redo" likewise). Nothing
 // pending, nothing named. On a server that does not archive WAL it does
 // nothing, and asks the server only once.
-func BeforeMigration(p *manifest.Project, srv *target.Server) func(ctx context.Context, svc *manifest.Service, command string, versions []int64) error {
+func BeforeMigration(p *manifest.Project, srv *target.Server) func(ctx context.Context, svc *manifest.Service, command migrate.Command, versions []int64) error {
 	var once sync.Once
 	var archiving bool
 	var onceErr error
-	return func(ctx context.Context, svc *manifest.Service, command string, versions []int64) error {
+	return func(ctx context.Context, svc *manifest.Service, command migrate.Command, versions []int64) error {
 		conn, err := srv.Connect(ctx, srv.Database)
 		if err != nil {
 			return fmt.Errorf("restore point before %s: %w", svc.Name, err)
@@ -42,14 +43,14 @@ func BeforeMigration(p *manifest.Project, srv *target.Server) func(ctx context.C
 	}
 }
 
-func migrationPointName(ctx context.Context, conn *pgx.Conn, svc *manifest.Service, command string, versions []int64) (string, error) {
+func migrationPointName(ctx context.Context, conn *pgx.Conn, svc *manifest.Service, command migrate.Command, versions []int64) (string, error) {
 	var cur int64
 	if v, err := inspect.Version(ctx, conn, svc.Schema); err != nil {
 		return "", fmt.Errorf("restore point before %s: %w", svc.Name, err)
 	} else if v != nil {
 		cur = *v
 	}
-	if command != "up" {
+	if command != migrate.CommandUp {
 		if cur == 0 {
 			return "", nil
 		}
