@@ -173,7 +173,7 @@ const migratorValidity = 12 * time.Hour
 func migratorLogin(ctx context.Context, admin *pgx.Conn, p *manifest.Project, svc *manifest.Service) (role, password string, clear func(), err error) {
 	role = p.MigratorRole(svc.Name)
 	password = secrets.Generate()
-	verifier, err := secrets.Verifier(password)
+	verifier, err := secrets.OneRunVerifier(password)
 	if err != nil {
 		return "", "", nil, fmt.Errorf("service %s: migrator password: %w", svc.Name, err)
 	}

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,13 +45,13 @@ func VersionTableOf(svc *manifest.Service) (string, error) {
 // schema and lock_timeout set: these are startup parameters, so every
 // connection goose uses, inside a transaction or not, runs as the owner,
 // and whatever a migration does to its role lands on the migrator, which
-// holds nothing but the owner. No connection is kept idle: each migration
-// file runs in a session of its own (see upTo), so a SET in one file does
-// not reach the next.
+// holds nothing but the owner. Each migration file runs in a session of
+// its own (freshSession), so a SET in one file does not reach the next.
 type runner struct {
 	svc    *manifest.Service
 	files  map[int64]*File
 	prov   *goose.Provider
+	db     *sql.DB
 	tracer *tracer
 	// lockTimeout is the total a migration may wait for its locks; a
 	// transactional file waits in attempts of lockAttempt at most.
@@ -107,8 +108,11 @@ func openRunner(p *manifest.Project, srv *target.Server, svc *manifest.Service, 
 		_, err := conn.Exec(ctx, "SET lock_timeout = '"+millis(r.lockTimeout)+"'")
 		return err
 	}))
+	// One session at a time, kept between the queries of one step, ended
+	// before and after each migration file (freshSession).
 	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(0)
+	db.SetMaxIdleConns(1)
+	r.db = db
 	var fsys fs.FS = os.DirFS(p.Path(MigrationsDir, svc.Name))
 	r.prov, err = goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithTableName(table),
@@ -124,11 +128,19 @@ func openRunner(p *manifest.Project, srv *target.Server, svc *manifest.Service, 
 
 func (r *runner) close() error { return r.prov.Close() }
 
+// freshSession ends the runner's idle session, so that the next query
+// opens a new one: a migration file runs in a session of its own, and no
+// session state it sets reaches the next file.
+func (r *runner) freshSession() {
+	r.db.SetMaxIdleConns(0)
+	r.db.SetMaxIdleConns(1)
+}
+
 // version returns the service's current version without taking its lock.
 func (r *runner) version(ctx context.Context) (int64, error) {
 	cur, _, err := r.prov.GetVersions(ctx)
 	if err != nil {
-		return 0, r.fail(err, "up")
+		return 0, r.fail(err, string(CommandUp))
 	}
 	return cur, nil
 }
@@ -266,7 +278,12 @@ func (r *runner) retrying(ctx context.Context, version int64, step func() (*goos
 	deadline := time.Now().Add(r.lockTimeout)
 	pause := 50 * time.Millisecond
 	for {
+		if noTx {
+			// Its session must start with the whole lock_timeout.
+			r.freshSession()
+		}
 		res, err := step()
+		r.freshSession()
 		if err == nil || noTx || !pgsql.IsCode(err, pgsql.LockNotAvailable) || time.Now().Add(pause+migrationLockAttempt).After(deadline) {
 			return res, err
 		}

@@ -23,17 +23,34 @@ const scramIterations = 4096
 // password keeps the password itself off the wire and out of server logs.
 // pw must pass Check (ASCII needs no SASLprep).
 func Verifier(pw string) (string, error) {
+	return verifier(pw, scramIterations)
+}
+
+// oneRunIterations is the iteration count of OneRunVerifier.
+const oneRunIterations = 64
+
+// OneRunVerifier is Verifier for a password made by Generate for one run
+// and cleared after it (a migrator's login): its iteration count is low.
+// Iterations slow down guessing a password a person chose; against 32
+// random characters guessing is hopeless at any count, while every login
+// pays the count twice, on the client and on the server, and a run logs
+// in once per migration file.
+func OneRunVerifier(pw string) (string, error) {
+	return verifier(pw, oneRunIterations)
+}
+
+func verifier(pw string, iterations int) (string, error) {
 	if err := Check(pw); err != nil {
 		return "", err
 	}
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt)
-	stored, server, err := scramKeys(pw, salt, scramIterations)
+	stored, server, err := scramKeys(pw, salt, iterations)
 	if err != nil {
 		return "", err
 	}
 	b64 := base64.StdEncoding.EncodeToString
-	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", scramIterations, b64(salt), b64(stored), b64(server)), nil
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt), b64(stored), b64(server)), nil
 }
 
 func scramKeys(pw string, salt []byte, iter int) (stored, server []byte, err error) {

@@ -19,6 +19,12 @@ func TestVerifier(t *testing.T) {
 	if v2, _ := Verifier(pw); v2 == v {
 		t.Errorf("two verifiers share a salt")
 	}
+	// The migrator's one-run password: fewer iterations, the same check
+	// (the migrate tests log in with it).
+	one, err := OneRunVerifier(pw)
+	if err != nil || !strings.HasPrefix(one, "SCRAM-SHA-256$64:") || !Matches(one, "u", pw) || Matches(one, "u", pw+"x") {
+		t.Errorf("one-run verifier %s (%v) does not match its password only", one, err)
+	}
 	// Verifiers PostgreSQL computes itself are matched in the provision
 	// tests (a password set by hand, SCRAM and md5).
 	for _, bad := range []string{"", "SCRAM-SHA-256$", "SCRAM-SHA-256$x:y$z:w", "plain"} {
