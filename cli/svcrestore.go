@@ -35,53 +35,29 @@ func serviceRestoreFlags() []ucli.Flag {
 
 // runServiceRestore is `restore ID --service S --in-place|--dry-run`.
 func runServiceRestore(e *env, id string) error {
-	services := splitServices(e.c.String("service"))
-	switch {
-	case len(services) == 0:
-		return usageErr(e.c, errors.New("--in-place and --dry-run restore services: name them with --service S[,T]"))
-	case e.c.IsSet("target-url") || e.c.IsSet("target-db"):
-		return usageErr(e.c, errors.New("--in-place and --dry-run restore into the live project database: --target-db and --target-url do not apply (without them, --service S --target-db NAME restores S into a new database)"))
-	case !e.c.Bool("in-place") && !e.c.Bool("dry-run"):
-		return usageErr(e.c, errors.New("--service S restores into the live database: say so with --in-place (or only report with --dry-run), or into a new database with --target-db NAME"))
+	services, err := serviceRestoreArgs(e, "")
+	if err != nil {
+		return err
 	}
 	p, srv, err := e.projectServer()
 	if err != nil {
 		return err
 	}
 	pr := e.progress()
-	res, err := svcrestore.Restore(e.ctx, p, srv, id, svcrestore.Options{
-		Services: services, DryRun: e.c.Bool("dry-run"),
-		Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), AllowUnsigned: e.c.Bool("allow-unsigned"), Logger: e.log,
-		Progress: func(step string) { pr.show("restore: %s…", step) },
-	})
+	res, err := svcrestore.Restore(e.ctx, p, srv, id, serviceRestoreOptions(e, services, pr))
 	pr.done()
 	if res == nil {
 		return err
 	}
-	if werr := e.emit(res); werr != nil {
-		return werr
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "splitschema: %s\n", err)
-		return exitFindings()
-	}
-	if !res.OK {
-		return exitFindings()
-	}
-	return nil
+	return finishServiceRestore(e, res, res.OK, err)
 }
 
 // runServiceRestoreAt is `restore --service S --in-place|--dry-run
 // --to-time T|--to-point NAME|--to-latest`.
 func runServiceRestoreAt(e *env, tg pitr.Target) error {
-	services := splitServices(e.c.String("service"))
-	switch {
-	case len(services) == 0:
-		return usageErr(e.c, errors.New("--service names no service: give --service S[,T]"))
-	case e.c.IsSet("target-url") || e.c.IsSet("target-db"):
-		return usageErr(e.c, errors.New("--service with a point in time restores into the live project database: --target-db and --target-url do not apply"))
-	case !e.c.Bool("in-place") && !e.c.Bool("dry-run"):
-		return usageErr(e.c, errors.New("--service S with a point in time restores into the live database: say so with --in-place (or only report with --dry-run)"))
+	services, err := serviceRestoreArgs(e, " with a point in time")
+	if err != nil {
+		return err
 	}
 	p, srv, err := e.projectServer()
 	if err != nil {
@@ -94,11 +70,7 @@ func runServiceRestoreAt(e *env, tg pitr.Target) error {
 	pr := e.progress()
 	res, err := svcrestore.RestoreAt(e.ctx, p, srv, svcrestore.PointInTime{
 		Setup: s, Target: tg, Dir: e.c.String("target-dir"), Audit: e.auditFunc(p),
-	}, svcrestore.Options{
-		Services: services, DryRun: e.c.Bool("dry-run"),
-		Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), AllowUnsigned: e.c.Bool("allow-unsigned"), Logger: e.log,
-		Progress: func(step string) { pr.show("restore: %s…", step) },
-	})
+	}, serviceRestoreOptions(e, services, pr))
 	pr.done()
 	if res == nil || (res.Restore == nil && err != nil) {
 		if res != nil && res.Left != "" {
@@ -106,6 +78,38 @@ func runServiceRestoreAt(e *env, tg pitr.Target) error {
 		}
 		return err
 	}
+	return finishServiceRestore(e, res, res.Restore.OK, err)
+}
+
+// serviceRestoreArgs checks the flags of a restore of services into the
+// live database (how, e.g. " with a point in time", goes into the
+// messages) and returns the services.
+func serviceRestoreArgs(e *env, how string) ([]string, error) {
+	services := splitServices(e.c.String("service"))
+	switch {
+	case len(services) == 0:
+		return nil, usageErr(e.c, errors.New("--in-place and --dry-run restore services: name them with --service S[,T]"))
+	case e.c.IsSet("target-url") || e.c.IsSet("target-db"):
+		return nil, usageErr(e.c, fmt.Errorf("--service with --in-place or --dry-run%s restores into the live project database: --target-db and --target-url do not apply", how))
+	case !e.c.Bool("in-place") && !e.c.Bool("dry-run"):
+		return nil, usageErr(e.c, fmt.Errorf("--service S%s restores into the live database: say so with --in-place (or only report with --dry-run)", how))
+	}
+	return services, nil
+}
+
+// serviceRestoreOptions are the options of a restore of services, from
+// the flags.
+func serviceRestoreOptions(e *env, services []string, pr *progress) svcrestore.Options {
+	return svcrestore.Options{
+		Services: services, DryRun: e.c.Bool("dry-run"),
+		Jobs: e.c.Int("jobs"), PgBinDir: e.c.String("pg-bindir"), AllowUnsigned: e.c.Bool("allow-unsigned"), Logger: e.log,
+		Progress: func(step string) { pr.show("restore: %s…", step) },
+	}
+}
+
+// finishServiceRestore prints the result of a restore of services and
+// gives its exit status: 1 when it was refused or failed (err says why).
+func finishServiceRestore(e *env, res any, ok bool, err error) error {
 	if werr := e.emit(res); werr != nil {
 		return werr
 	}
@@ -113,7 +117,7 @@ func runServiceRestoreAt(e *env, tg pitr.Target) error {
 		fmt.Fprintf(e.stderr, "splitschema: %s\n", err)
 		return exitFindings()
 	}
-	if !res.Restore.OK {
+	if !ok {
 		return exitFindings()
 	}
 	return nil

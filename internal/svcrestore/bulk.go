@@ -74,46 +74,17 @@ func insertMissing(ctx context.Context, tx pgx.Tx, t *table, i int) (int64, erro
 	return tag.RowsAffected(), nil
 }
 
-// keyCheck is one foreign key of a restored table, as the check of the
-// inserted rows needs it.
-type keyCheck struct {
-	fk foreignKey
-	// full is MATCH FULL: a row with some key columns NULL but not all
-	// breaks the key.
-	full bool
-}
-
 // readKeyChecks lists the foreign keys that constrain the rows of the
 // table with oid: its own and, for a partition, those it inherits; not
 // the per-partition copies PostgreSQL makes of a key that references a
 // partitioned table (the key itself covers them).
-func readKeyChecks(ctx context.Context, tx pgx.Tx, oid uint32) ([]keyCheck, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT con.conname, fn.nspname, fc.relname,
-		       (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-		        JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
-		       tn.nspname, tc.relname,
-		       (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-		        JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
-		       con.confmatchtype = 'f'
-		FROM pg_catalog.pg_constraint con
-		JOIN pg_catalog.pg_class fc ON fc.oid = con.conrelid
-		JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
-		JOIN pg_catalog.pg_class tc ON tc.oid = con.confrelid
-		JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
-		WHERE con.contype = 'f' AND con.conrelid = $1
-		  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint p
-		                  WHERE p.oid = con.conparentid AND p.conrelid = con.conrelid)
-		ORDER BY con.conname`, oid)
+func readKeyChecks(ctx context.Context, tx pgx.Tx, oid uint32) ([]foreignKey, error) {
+	fks, err := queryForeignKeys(ctx, tx, `con.conrelid = $1
+		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint p WHERE p.oid = con.conparentid AND p.conrelid = con.conrelid)`, oid)
 	if err != nil {
 		return nil, fmt.Errorf("read the foreign keys of table %d: %w", oid, err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (keyCheck, error) {
-		var k keyCheck
-		err := r.Scan(&k.fk.Name, &k.fk.FromSchema, &k.fk.FromTable, &k.fk.FromCols,
-			&k.fk.ToSchema, &k.fk.ToTable, &k.fk.ToCols, &k.full)
-		return k, err
-	})
+	return fks, nil
 }
 
 // BrokenKeyError is a foreign key that rows inserted by the merge would
@@ -139,20 +110,20 @@ func checkInserted(ctx context.Context, tx pgx.Tx, tables []*table) error {
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
-			ref := pgx.Identifier{k.fk.ToSchema, k.fk.ToTable}.Sanitize()
-			checked, _ := brokenWhere(k.fk)
-			on := joinOn(k.fk)
+		for _, fk := range keys {
+			ref := pgx.Identifier{fk.ToSchema, fk.ToTable}.Sanitize()
+			checked, _ := brokenWhere(fk)
+			on := joinOn(fk)
 			missing := "SELECT count(*) FROM " + t.pending + " r WHERE (" + checked + " AND NOT EXISTS (SELECT 1 FROM " + ref + " t WHERE " + on + "))"
-			if k.full && len(k.fk.FromCols) > 1 {
-				missing += " OR " + partlyNull(k.fk.FromCols)
+			if fk.Full && len(fk.FromCols) > 1 {
+				missing += " OR " + partlyNull(fk.FromCols)
 			}
 			var n int64
 			if err := tx.QueryRow(ctx, missing).Scan(&n); err != nil {
-				return fmt.Errorf("check the inserted rows of %s against %s: %w", t.qualified(), k.fk.Name, err)
+				return fmt.Errorf("check the inserted rows of %s against %s: %w", t.qualified(), fk.Name, err)
 			}
 			if n > 0 {
-				return &BrokenKeyError{Link: k.fk.link(), Broken: n}
+				return &BrokenKeyError{Link: fk.link(), Broken: n}
 			}
 		}
 	}

@@ -120,6 +120,9 @@ type foreignKey struct {
 	// OnDelete is pg_constraint.confdeltype: a (no action), r (restrict),
 	// c (cascade), n (set null), d (set default).
 	OnDelete string
+	// Full is MATCH FULL: a row with some key columns NULL but not all
+	// breaks the key.
+	Full bool
 }
 
 // link renders from.table(cols) -> to.table(cols).
@@ -130,34 +133,39 @@ func (fk foreignKey) link() string {
 
 // readForeignKeys lists every foreign key from or to a table of schemas.
 func readForeignKeys(ctx context.Context, conn *pgx.Conn, schemas []string) ([]foreignKey, error) {
-	rows, err := conn.Query(ctx, `
+	fks, err := queryForeignKeys(ctx, conn, "con.conparentid = 0 AND (fn.nspname = ANY($1) OR tn.nspname = ANY($1))", schemas)
+	if err != nil {
+		return nil, fmt.Errorf("read foreign keys: %w", err)
+	}
+	return fks, nil
+}
+
+// queryForeignKeys lists the foreign keys that meet where (on pg_constraint
+// con, the referencing schema fn and the referenced schema tn).
+func queryForeignKeys(ctx context.Context, q querier, where string, args ...any) ([]foreignKey, error) {
+	rows, err := q.Query(ctx, `
 		SELECT con.conname, fn.nspname, fc.relname,
 		       (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
 		        JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
 		       tn.nspname, tc.relname,
 		       (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
 		        JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
-		       con.confdeltype::text
+		       con.confdeltype::text, con.confmatchtype = 'f'
 		FROM pg_catalog.pg_constraint con
 		JOIN pg_catalog.pg_class fc ON fc.oid = con.conrelid
 		JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
 		JOIN pg_catalog.pg_class tc ON tc.oid = con.confrelid
 		JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
-		WHERE con.contype = 'f' AND con.conparentid = 0
-		  AND (fn.nspname = ANY($1) OR tn.nspname = ANY($1))
-		ORDER BY fn.nspname, fc.relname, con.conname`, schemas)
+		WHERE con.contype = 'f' AND `+where+`
+		ORDER BY fn.nspname, fc.relname, con.conname`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read foreign keys: %w", err)
+		return nil, err
 	}
-	fks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (foreignKey, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (foreignKey, error) {
 		var fk foreignKey
-		err := r.Scan(&fk.Name, &fk.FromSchema, &fk.FromTable, &fk.FromCols, &fk.ToSchema, &fk.ToTable, &fk.ToCols, &fk.OnDelete)
+		err := r.Scan(&fk.Name, &fk.FromSchema, &fk.FromTable, &fk.FromCols, &fk.ToSchema, &fk.ToTable, &fk.ToCols, &fk.OnDelete, &fk.Full)
 		return fk, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read foreign keys: %w", err)
-	}
-	return fks, nil
 }
 
 // sequence is a sequence of a restored service's schema.
