@@ -60,6 +60,16 @@ func planSubset(p *manifest.Project, m *archive.Manifest, services []string) (*s
 			return nil, err
 		}
 	}
+	// A declared read is a view of the service reading another's table:
+	// without that table the view cannot be created.
+	for _, name := range s.services {
+		for _, r := range p.Service(name).Reads {
+			if !slices.Contains(s.services, r.Service) {
+				return nil, fmt.Errorf("service %s reads %s.%s of service %s (its views need that table): restore them together, --service %s,%s",
+					name, r.Schema, r.Table, r.Service, strings.Join(services, ","), r.Service)
+			}
+		}
+	}
 	if len(p.Settings.Extensions) > 0 {
 		s.schemas = append(s.schemas, manifest.ExtensionsSchema)
 	}

@@ -62,13 +62,20 @@ type Link struct {
 	// Missing tells that the backup has the foreign key and the database
 	// has not; Broken then counts by the backup's definition.
 	Missing bool `json:"missing,omitempty"`
-	// InsideSchema tells a foreign key between two tables of one schema
-	// (one service) from a link between services.
+	// InsideSchema tells a foreign key inside one service (between two
+	// tables of one schema, or of two schemas of the service) from a link
+	// between services.
 	InsideSchema bool `json:"inside_schema"`
 }
 
-func newLink(fk archive.ForeignKey) *Link {
-	return &Link{From: fk.From.String(), To: fk.To.String(), Constraint: fk.Name, Broken: -1, InsideSchema: fk.From.Schema == fk.To.Schema}
+// newLink is fk's entry; serviceOf maps each service schema to its
+// service.
+func newLink(fk archive.ForeignKey, serviceOf map[string]string) *Link {
+	inside := fk.From.Schema == fk.To.Schema
+	if s := serviceOf[fk.From.Schema]; s != "" && s == serviceOf[fk.To.Schema] {
+		inside = true
+	}
+	return &Link{From: fk.From.String(), To: fk.To.String(), Constraint: fk.Name, Broken: -1, InsideSchema: inside}
 }
 
 // kind is "link" between services, "foreign key" inside one.
@@ -232,8 +239,12 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 	}
 	// The foreign keys are read from every schema of every service.
 	var all []string
+	serviceOf := map[string]string{}
 	for _, s := range m.Services {
 		all = append(all, s.AllSchemas()...)
+		for _, schema := range s.AllSchemas() {
+			serviceOf[schema] = s.Name
+		}
 	}
 	tables, err := inspect.AllTables(ctx, conn)
 	if err != nil {
@@ -333,7 +344,7 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 	seen := map[string]bool{}
 	for _, w := range m.ForeignKeys {
 		seen[w.QualifiedName()] = true
-		l := newLink(w)
+		l := newLink(w, serviceOf)
 		c.links = append(c.links, l)
 		got, ok := byName[w.QualifiedName()]
 		switch {
@@ -370,7 +381,7 @@ func (c *check) compareCatalog(ctx context.Context, conn *pgx.Conn, m *archive.M
 		if !fk.Validated {
 			c.mismatch("foreign key %s %s -> %s is not validated (NOT VALID)", fk.Name, fk.From, fk.To)
 		}
-		l := newLink(fk)
+		l := newLink(fk, serviceOf)
 		c.links = append(c.links, l)
 		if err := broken(fk, l); err != nil {
 			return nil, err
