@@ -71,15 +71,16 @@ func TestRestoreRefusesTableWithoutPrimaryKey(t *testing.T) {
 	}
 }
 
-// A restore stopped while it stages the backup's rows, or while it waits
-// for the tables' locks, changes nothing and leaves no staging table.
+// A restore stopped while it stages the backup's rows, while it waits for
+// the tables' locks, or once its transaction has changed the rows (before
+// it commits them), changes nothing and leaves no staging table.
 func TestRestoreInterrupted(t *testing.T) {
 	t.Parallel()
 	shop := backuptest.New(t)
 	b := mustBackup(t, shop)
 	damagePayments(t, shop)
 	before := digest(t, shop.URL, shopSchemas...)
-	for _, at := range []string{"staging", "locking"} {
+	for _, at := range []string{"staging", "locking", "merged"} {
 		ctx, cancel := context.WithCancel(testCtx(t))
 		o := Options{Services: []string{"payments"}}
 		switch at {
@@ -87,6 +88,8 @@ func TestRestoreInterrupted(t *testing.T) {
 			o.staging = func(string) { cancel() }
 		case "locking":
 			o.locking = cancel
+		case "merged":
+			o.merged = cancel
 		}
 		_, err := Restore(ctx, shop.Project, shop.Server, b.ID, o)
 		cancel()
@@ -94,6 +97,9 @@ func TestRestoreInterrupted(t *testing.T) {
 			t.Fatalf("stopped while %s: no error", at)
 		}
 		t.Logf("stopped while %s: %v", at, err)
+		if !strings.Contains(err.Error(), "interrupted while") || !strings.Contains(err.Error(), "nothing was changed") {
+			t.Errorf("stopped while %s: the error does not say it was interrupted and nothing was changed: %v", at, err)
+		}
 		waitNoRestoreSession(t, shop.URL)
 		sameDigest(t, "after a restore stopped while "+at, digest(t, shop.URL, shopSchemas...), before)
 		if n := stagingLeft(t, shop.URL); n != 0 {

@@ -198,6 +198,9 @@ func (r *run) merge(ctx context.Context) error {
 		}
 		return fmt.Errorf("merge, rolled back, nothing was changed: %w", err)
 	}
+	if r.o.merged != nil {
+		r.o.merged()
+	}
 	if err := setTriggers(ctx, tx, r.merged, true); err != nil {
 		return err
 	}
@@ -213,6 +216,7 @@ func (r *run) merge(ctx context.Context) error {
 	if err := r.advanceSequences(ctx, tx); err != nil {
 		return err
 	}
+	r.step(phaseCommit)
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit the merge: %w", err)
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	// locking is a test hook, called just before the merge transaction
 	// locks the tables.
 	locking func()
+	// merged is a test hook, called once the merge transaction has
+	// changed the rows, before it checks and commits them.
+	merged func()
 }
 
 // Result is what Restore did, or would do.
@@ -134,10 +137,20 @@ func Restore(ctx context.Context, p *manifest.Project, srv *target.Server, id st
 		r.o.LockTimeout = 5 * time.Second
 	}
 	res, err := r.do(ctx)
+	var refused *RefusedError
+	if err != nil && ctx.Err() != nil && !errors.As(err, &refused) {
+		// Ctrl-C, SIGTERM, a deadline: one line that says where, and that
+		// the merge transaction, had it begun, rolled back with the
+		// session, and the staging tables with it.
+		err = fmt.Errorf("restore of %s from backup %s interrupted while %s; nothing was changed (%w)", serviceWord(o.Services), id, r.phase, ctx.Err())
+		if r.phase == phaseCommit {
+			err = fmt.Errorf("restore of %s from backup %s interrupted while %s: the server may have committed it or not; `splitschema restore %s --service %s --dry-run` shows which (nothing to change: it did) (%w)",
+				serviceWord(o.Services), id, r.phase, id, strings.Join(o.Services, ","), ctx.Err())
+		}
+	}
 	if res != nil {
 		res.Seconds = float64(time.Since(r.start).Milliseconds()) / 1000
 		if err != nil && res.Error == "" {
-			var refused *RefusedError
 			if !errors.As(err, &refused) {
 				res.Error = err.Error()
 			}
@@ -153,6 +166,8 @@ type run struct {
 	id    string
 	o     Options
 	start time.Time
+	// phase is the step the restore is at.
+	phase string
 
 	services []*manifest.Service
 	backup   *backup.Reader
@@ -169,6 +184,7 @@ type run struct {
 }
 
 func (r *run) step(s string) {
+	r.phase = s
 	r.o.Logger.Debug("service restore", "step", s)
 	if r.o.Progress != nil {
 		r.o.Progress(s)
@@ -326,6 +342,10 @@ const stageBuffers = "1GB"
 
 // joinMemory is the session's work_mem and maintenance_work_mem.
 const joinMemory = "256MB"
+
+// phaseCommit is the step of the merge's COMMIT: interrupted there, the
+// restore cannot tell whether it was done.
+const phaseCommit = "committing the merge"
 
 // ApplicationName is the application_name of a service restore's session.
 const ApplicationName = "splitschema restore --service"
