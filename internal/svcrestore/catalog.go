@@ -168,6 +168,26 @@ func queryForeignKeys(ctx context.Context, q querier, where string, args ...any)
 	})
 }
 
+// partitionLeaves lists the partitions of the partitioned table with oid
+// that hold rows (at any depth), as schema.table.
+func partitionLeaves(ctx context.Context, conn *pgx.Conn, oid uint32) ([]string, error) {
+	rows, err := conn.Query(ctx, `
+		SELECT n.nspname || '.' || c.relname
+		FROM pg_catalog.pg_partition_tree($1::oid::regclass) p
+		JOIN pg_catalog.pg_class c ON c.oid = p.relid
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE p.isleaf
+		ORDER BY 1`, oid)
+	if err != nil {
+		return nil, fmt.Errorf("read the partitions of table %d: %w", oid, err)
+	}
+	leaves, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read the partitions of table %d: %w", oid, err)
+	}
+	return leaves, nil
+}
+
 // sequence is a sequence of a restored service's schema.
 type sequence struct {
 	Schema, Name string

@@ -125,6 +125,30 @@ func (r *run) countLinks(ctx context.Context, inboundOnly bool) error {
 	for _, t := range r.merged {
 		stageOf[t.qualified()] = t.stage
 	}
+	// A partitioned table's foreign keys are its own, its rows its
+	// partitions': its staged rows are theirs, together.
+	for _, t := range r.tables {
+		if !t.Partitioned {
+			continue
+		}
+		leaves, err := partitionLeaves(ctx, r.conn, t.OID)
+		if err != nil {
+			return err
+		}
+		var cols []string
+		for _, c := range t.Columns {
+			cols = append(cols, pgsql.Ident(c.Name))
+		}
+		var parts []string
+		for _, leaf := range leaves {
+			if stage := stageOf[leaf]; stage != "" {
+				parts = append(parts, "SELECT "+strings.Join(cols, ", ")+" FROM "+stage)
+			}
+		}
+		if len(parts) > 0 {
+			stageOf[t.qualified()] = "(" + strings.Join(parts, " UNION ALL ") + ")"
+		}
+	}
 	links, err := brokenLinks(ctx, r.conn, r.fks, stageOf, inboundOnly)
 	if err != nil {
 		return err
