@@ -53,6 +53,8 @@ func benchServiceRestore(ctx context.Context, e *env, s *shop, b *backup.Result)
 		unit: unitSeconds, floor: ratioAtMost(0.5)}
 	tputRow := &row{what: fmt.Sprintf("the other services' throughput while %s is restored in place, again and again, vs without (%d services × %d tx/s)", svc, len(others), workloadRate),
 		unit: unitPerSecond, floor: ratioAtLeast(0.85)}
+	fewRow := &row{what: fmt.Sprintf("restore one service in place (%s, 1%% of its rows deleted first) vs the whole database's restore + verify", svc),
+		unit: unitSeconds}
 	for run := range e.cfg.Runs {
 		if err := e.checkpoint(ctx); err != nil {
 			return nil, err
@@ -84,14 +86,60 @@ func benchServiceRestore(ctx context.Context, e *env, s *shop, b *backup.Result)
 		if err := e.dropDatabase(ctx, serviceRestoreDatabase); err != nil {
 			return nil, err
 		}
+		few, err := restoreAfterFewLost(ctx, e, s, b, svc)
+		if err != nil {
+			return nil, err
+		}
 		one := median(times)
 		a, c := float64(during.Committed())/during.Seconds, float64(alone.Committed())/alone.Seconds
-		e.progress("service restore run %d/%d: %s in place %.2f s (median of %d), whole database restore + verify %.2f s; others %.1f tx/s during, %.1f tx/s without",
-			run+1, e.cfg.Runs, svc, one, len(times), whole, a, c)
+		e.progress("service restore run %d/%d: %s in place %.2f s (median of %d), with 1%% of its rows lost %.2f s, whole database restore + verify %.2f s; others %.1f tx/s during, %.1f tx/s without",
+			run+1, e.cfg.Runs, svc, one, len(times), few, whole, a, c)
 		timeRow.add(one, whole)
 		tputRow.add(a, c)
+		fewRow.add(few, whole)
 	}
-	return []*row{timeRow, tputRow}, nil
+	return []*row{timeRow, tputRow, fewRow}, nil
+}
+
+// restoreAfterFewLost deletes about 1% of the rows of svc's tables, as a
+// bad deploy might, restores svc in place from b, and returns the
+// restore's seconds.
+func restoreAfterFewLost(ctx context.Context, e *env, s *shop, b *backup.Result, svc string) (float64, error) {
+	conn, err := s.srv.Connect(ctx, s.srv.Database)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tables, err := dataTables(ctx, conn, s.p.Service(svc).Schemas)
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range tables {
+		if _, err := conn.Exec(ctx, "DELETE FROM "+t+" WHERE random() < 0.01"); err != nil {
+			return 0, fmt.Errorf("lose rows of %s: %w", t, err)
+		}
+	}
+	if err := e.checkpoint(ctx); err != nil {
+		return 0, err
+	}
+	steps := &stepTimer{}
+	var locked float64
+	secs, err := timed(func() error {
+		res, err := svcrestore.Restore(ctx, s.p, s.srv, b.ID, svcrestore.Options{Services: []string{svc}, Jobs: e.jobs(), PgBinDir: e.bins.Dir, Logger: e.log, Progress: steps.step})
+		steps.step("")
+		if err == nil && !res.Applied {
+			err = fmt.Errorf("restore of %s in place was not applied: %s", svc, res.Error)
+		}
+		if res != nil {
+			locked = res.LockedSeconds
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	e.progress("service restore: %s in place after 1%% of its rows were lost %.2f s, its tables locked %.2f s (%s)", svc, secs, locked, steps)
+	return secs, nil
 }
 
 // writersDuringServiceRestores runs the writers of cfg while svc is wiped
