@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -122,19 +121,7 @@ func restoreAfterFewLost(ctx context.Context, e *env, s *shop, b *backup.Result,
 	if err := e.checkpoint(ctx); err != nil {
 		return 0, err
 	}
-	steps := &stepTimer{}
-	var locked float64
-	secs, err := timed(func() error {
-		res, err := svcrestore.Restore(ctx, s.p, s.srv, b.ID, svcrestore.Options{Services: []string{svc}, Jobs: e.jobs(), PgBinDir: e.bins.Dir, Logger: e.log, Progress: steps.step})
-		steps.step("")
-		if err == nil && !res.Applied {
-			err = fmt.Errorf("restore of %s in place was not applied: %s", svc, res.Error)
-		}
-		if res != nil {
-			locked = res.LockedSeconds
-		}
-		return err
-	})
+	secs, locked, steps, err := restoreInPlace(ctx, e, s, b, svc)
 	if err != nil {
 		return 0, err
 	}
@@ -155,45 +142,41 @@ func writersDuringServiceRestores(ctx context.Context, e *env, s *shop, b *backu
 	if err != nil {
 		return nil, nil, err
 	}
-	wctx, stop := context.WithCancel(ctx)
-	defer stop()
-	type result struct {
-		res *workload.Result
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := workload.Run(wctx, cfg)
-		done <- result{res, err}
-	}()
 	var times []float64
-	for t0 := time.Now(); err == nil && time.Since(t0) < workloadWindow; {
-		if _, err = conn.Exec(ctx, "TRUNCATE "+strings.Join(tables, ", ")); err != nil {
-			err = fmt.Errorf("wipe %s: %w", svc, err)
-			break
+	w, err := writersDuring(ctx, cfg, func() error {
+		if _, err := conn.Exec(ctx, "TRUNCATE "+strings.Join(tables, ", ")); err != nil {
+			return fmt.Errorf("wipe %s: %w", svc, err)
 		}
-		var secs float64
-		steps := &stepTimer{}
-		secs, err = timed(func() error {
-			res, err := svcrestore.Restore(ctx, s.p, s.srv, b.ID, svcrestore.Options{Services: []string{svc}, Jobs: e.jobs(), PgBinDir: e.bins.Dir, Logger: e.log, Progress: steps.step})
-			steps.step("")
-			if err == nil && !res.Applied {
-				err = fmt.Errorf("restore of %s in place was not applied: %s", svc, res.Error)
-			}
+		secs, _, steps, err := restoreInPlace(ctx, e, s, b, svc)
+		if err != nil {
 			return err
-		})
+		}
 		times = append(times, secs)
 		e.progress("service restore: %s in place %.2f s (%s)", svc, secs, steps)
-	}
-	stop()
-	w := <-done
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	if w.err != nil {
-		return nil, nil, w.err
-	}
-	return w.res, times, nil
+	return w, times, nil
+}
+
+// restoreInPlace restores svc from b in place and returns its seconds,
+// how long its tables were locked, and the time of each step.
+func restoreInPlace(ctx context.Context, e *env, s *shop, b *backup.Result, svc string) (secs, locked float64, steps *stepTimer, err error) {
+	steps = &stepTimer{}
+	secs, err = timed(func() error {
+		res, err := svcrestore.Restore(ctx, s.p, s.srv, b.ID, svcrestore.Options{Services: []string{svc}, Jobs: e.jobs(), PgBinDir: e.bins.Dir, Logger: e.log, Progress: steps.step})
+		steps.step("")
+		if err == nil && !res.Applied {
+			err = fmt.Errorf("restore of %s in place was not applied: %s", svc, res.Error)
+		}
+		if res != nil {
+			locked = res.LockedSeconds
+		}
+		return err
+	})
+	return secs, locked, steps, err
 }
 
 // smallestLeaf picks the shop service no other service links to with the

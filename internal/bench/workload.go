@@ -73,6 +73,27 @@ func writersDuringBackups(ctx context.Context, e *env, s *shop, cfg workload.Con
 	if err := e.checkpoint(ctx); err != nil {
 		return nil, 0, err
 	}
+	var backups int
+	w, err := writersDuring(ctx, cfg, func() error {
+		_, err := backup.Run(ctx, s.p, s.srv, e.backupOptions())
+		if err == nil {
+			backups++
+		}
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, err := backup.Prune(ctx, s.p, backup.PruneOptions{Keep: 1}); err != nil {
+		return nil, 0, err
+	}
+	return w, backups, nil
+}
+
+// writersDuring runs the writers of cfg while each is called again and
+// again, until workloadWindow has passed or it fails, and stops them as
+// the last call ends: the writers are measured only while each's work runs.
+func writersDuring(ctx context.Context, cfg workload.Config, each func() error) (*workload.Result, error) {
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	type result struct {
@@ -84,26 +105,19 @@ func writersDuringBackups(ctx context.Context, e *env, s *shop, cfg workload.Con
 		res, err := workload.Run(wctx, cfg)
 		done <- result{res, err}
 	}()
-	var backups int
 	var err error
-	for t0 := time.Now(); time.Since(t0) < workloadWindow; {
-		if _, err = backup.Run(ctx, s.p, s.srv, e.backupOptions()); err != nil {
-			break
-		}
-		backups++
+	for t0 := time.Now(); err == nil && time.Since(t0) < workloadWindow; {
+		err = each()
 	}
 	stop()
 	w := <-done
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if w.err != nil {
-		return nil, 0, w.err
+		return nil, w.err
 	}
-	if _, err := backup.Prune(ctx, s.p, backup.PruneOptions{Keep: 1}); err != nil {
-		return nil, 0, err
-	}
-	return w.res, backups, nil
+	return w.res, nil
 }
 
 // writersAlone runs the writers of cfg for secs after a checkpoint: the
