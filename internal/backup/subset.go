@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bufio"
 	"fmt"
 	"slices"
 	"sort"
@@ -126,58 +125,6 @@ func (s *subset) manifest(m *archive.Manifest) *archive.Manifest {
 	return &n
 }
 
-// tocEntry is one entry of `pg_restore --list`:
-// "dumpId; tableoid oid DESC NAMESPACE TAG OWNER", where DESC may hold
-// spaces and NAMESPACE is "-" for an object outside any schema.
-type tocEntry struct {
-	line      string
-	desc      string
-	namespace string
-	// rest is the tag and the owner.
-	rest string
-}
-
-// tocDescs are the entry kinds pg_dump writes, longest first where one
-// starts another.
-var tocDescs = []string{
-	"MATERIALIZED VIEW DATA", "MATERIALIZED VIEW", "TABLE DATA", "TABLE ATTACH", "TABLE",
-	"SEQUENCE OWNED BY", "SEQUENCE SET", "SEQUENCE", "FK CONSTRAINT", "CHECK CONSTRAINT", "CONSTRAINT",
-	"DEFAULT ACL", "DEFAULT", "INDEX ATTACH", "INDEX", "EVENT TRIGGER", "TRIGGER",
-	"TEXT SEARCH CONFIGURATION", "TEXT SEARCH DICTIONARY", "TEXT SEARCH PARSER", "TEXT SEARCH TEMPLATE",
-	"FOREIGN DATA WRAPPER", "FOREIGN SERVER", "FOREIGN TABLE", "USER MAPPING",
-	"OPERATOR CLASS", "OPERATOR FAMILY", "OPERATOR", "ACCESS METHOD", "LARGE OBJECT", "BLOBS", "BLOB",
-	"PUBLICATION TABLES IN SCHEMA", "PUBLICATION TABLE", "PUBLICATION", "SUBSCRIPTION TABLE", "SUBSCRIPTION",
-	"PROCEDURAL LANGUAGE", "ROW SECURITY", "STATISTICS DATA", "STATISTICS", "SECURITY LABEL",
-	"DATABASE PROPERTIES", "DATABASE", "ENCODING", "STDSTRINGS", "SEARCHPATH",
-	"SCHEMA", "EXTENSION", "COMMENT", "ACL", "TYPE", "DOMAIN", "FUNCTION", "PROCEDURE", "AGGREGATE",
-	"COLLATION", "CONVERSION", "CAST", "TRANSFORM", "POLICY", "RULE", "VIEW", "SERVER", "SHELL TYPE",
-}
-
-// parseTOCLine parses one entry line; ok is false for comments, blank
-// lines and kinds it does not know.
-func parseTOCLine(line string) (e tocEntry, ok bool) {
-	if strings.HasPrefix(line, ";") || strings.TrimSpace(line) == "" {
-		return e, false
-	}
-	_, rest, found := strings.Cut(line, "; ")
-	if !found {
-		return e, false
-	}
-	// Skip the two numbers: the catalog's table oid and the object's oid.
-	f := strings.SplitN(rest, " ", 3)
-	if len(f) < 3 {
-		return e, false
-	}
-	rest = f[2]
-	for _, d := range tocDescs {
-		if after, found := strings.CutPrefix(rest, d+" "); found {
-			ns, tail, _ := strings.Cut(after, " ")
-			return tocEntry{line: line, desc: d, namespace: ns, rest: tail}, true
-		}
-	}
-	return e, false
-}
-
 // list returns the `pg_restore --use-list` file that loads the subset
 // from an archive whose table of contents is toc; m gives each foreign
 // key's referenced schema.
@@ -187,44 +134,39 @@ func (s *subset) list(toc string, m *archive.Manifest) string {
 		refs[fk.From.Schema+" "+fk.From.Table+" "+fk.Name] = fk.To.Schema
 	}
 	var b strings.Builder
-	sc := bufio.NewScanner(strings.NewReader(toc))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		e, ok := parseTOCLine(sc.Text())
-		if !ok || !s.wants(e, refs) {
-			continue
+	for _, e := range ParseTOC(toc) {
+		if s.wants(e, refs) {
+			b.WriteString(e.Line)
+			b.WriteByte('\n')
 		}
-		b.WriteString(e.line)
-		b.WriteByte('\n')
 	}
 	return b.String()
 }
 
 // wants tells whether entry e belongs to the subset.
-func (s *subset) wants(e tocEntry, refs map[string]string) bool {
-	if e.namespace == "-" {
+func (s *subset) wants(e TOCEntry, refs map[string]string) bool {
+	tag := e.Tag()
+	if e.Namespace == "-" {
 		for _, schema := range s.schemas {
 			switch {
-			case e.desc == "SCHEMA" && strings.HasPrefix(e.rest, schema+" "):
+			case e.Desc == "SCHEMA" && tag == schema:
 				return true
-			case (e.desc == "ACL" || e.desc == "COMMENT" || e.desc == "SECURITY LABEL") && strings.HasPrefix(e.rest, "SCHEMA "+schema+" "):
+			case (e.Desc == "ACL" || e.Desc == "COMMENT" || e.Desc == "SECURITY LABEL") && tag == "SCHEMA "+schema:
 				return true
 			}
 		}
-		if e.desc == "EXTENSION" || (e.desc == "COMMENT" && strings.HasPrefix(e.rest, "EXTENSION ")) {
+		if e.Desc == "EXTENSION" || (e.Desc == "COMMENT" && strings.HasPrefix(tag, "EXTENSION ")) {
 			return s.has(manifest.ExtensionsSchema)
 		}
 		return false
 	}
-	if !s.has(e.namespace) {
+	if !s.has(e.Namespace) {
 		return false
 	}
-	if e.desc == "FK CONSTRAINT" {
+	if e.Desc == "FK CONSTRAINT" {
 		// The tag is "table constraint".
-		for key, to := range refs {
-			if strings.HasPrefix(e.namespace+" "+e.rest, key+" ") {
-				return s.has(to)
-			}
+		if to, ok := refs[e.Namespace+" "+tag]; ok {
+			return s.has(to)
 		}
 	}
 	return true

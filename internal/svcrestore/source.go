@@ -1,38 +1,22 @@
 package svcrestore
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
+	"slices"
+
+	"github.com/splitschema/splitschema/internal/backup"
 )
 
 // dataEntries returns the dump ids of the archive's TABLE DATA entries of
-// schemas, from `pg_restore --list` output: lines such as
-// "3402; 0 16890 TABLE DATA customers customer owner".
+// schemas, from `pg_restore --list` output.
 func dataEntries(toc string, schemas []string) []int {
 	var ids []int
-	sc := bufio.NewScanner(strings.NewReader(toc))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		id, rest, ok := strings.Cut(line, "; ")
-		if !ok || strings.HasPrefix(line, ";") {
-			continue
-		}
-		_, rest, ok = strings.Cut(rest, " TABLE DATA ")
-		if !ok {
-			continue
-		}
-		for _, s := range schemas {
-			if strings.HasPrefix(rest, s+" ") {
-				if n, err := strconv.Atoi(id); err == nil {
-					ids = append(ids, n)
-				}
-			}
+	for _, e := range backup.ParseTOC(toc) {
+		if e.Desc == "TABLE DATA" && slices.Contains(schemas, e.Namespace) {
+			ids = append(ids, e.ID)
 		}
 	}
 	return ids
