@@ -51,7 +51,7 @@ type AtResult struct {
 func (r *AtResult) Human() string {
 	var b strings.Builder
 	if r.PointInTime != nil {
-		fmt.Fprintf(&b, "point in time %s: restored into a scratch cluster from backup %s and verified (%s)\n",
+		fmt.Fprintf(&b, "point in time %s: restored into a scratch cluster from backup %s, %s\n",
 			r.PointInTime.Target, r.PointInTime.Set, verdict(r.PointInTime))
 	}
 	if r.Backup != "" {
@@ -68,9 +68,9 @@ func (r *AtResult) Human() string {
 
 func verdict(r *pitr.RestoreResult) string {
 	if r.OK {
-		return "0 broken links, isolation audit " + r.Verify.Audit
+		return "verified (0 broken links, isolation audit " + r.Verify.Audit + ")"
 	}
-	return "VERIFY FAILED"
+	return "VERIFY FAILED: nothing restored from it"
 }
 
 // RestoreAt restores services o.Services of p, in place in srv's

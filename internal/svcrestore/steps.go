@@ -72,7 +72,7 @@ func (r *run) report(ctx context.Context) error {
 	}
 	var merged []*table
 	for _, t := range r.tables {
-		if t.Partitioned || t.Name == versionTable || t.cols == nil {
+		if t.Partitioned || t.Name == pgsql.VersionTable || t.cols == nil {
 			continue
 		}
 		if len(t.PK) == 0 {
@@ -81,7 +81,7 @@ func (r *run) report(ctx context.Context) error {
 			continue
 		}
 		for _, c := range t.Columns {
-			if c.IdentityAlways && !contains(t.PK, c.Name) {
+			if c.IdentityAlways && !slices.Contains(t.PK, c.Name) {
 				refuse("table %s: column %s is GENERATED ALWAYS AS IDENTITY outside the primary key, and cannot be set back to the backup's values", t.qualified(), c.Name)
 			}
 		}
@@ -105,17 +105,6 @@ func (r *run) report(ctx context.Context) error {
 	var err error
 	r.res.Sequences, err = r.sequenceChanges(ctx, r.conn)
 	return err
-}
-
-const versionTable = "goose_db_version"
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // countLinks fills the report's links, and refuses on every broken one;
