@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/splitschema/splitschema/internal/audit"
 	"github.com/splitschema/splitschema/internal/backup"
-	"github.com/splitschema/splitschema/internal/pgsql"
+	"github.com/splitschema/splitschema/internal/inspect"
 	"github.com/splitschema/splitschema/internal/secrets"
 	"github.com/splitschema/splitschema/internal/svcrestore"
 	"github.com/splitschema/splitschema/internal/workload"
@@ -109,7 +107,7 @@ func restoreAfterFewLost(ctx context.Context, e *env, s *shop, b *backup.Result,
 		return 0, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tables, err := dataTables(ctx, conn, s.p.Service(svc).Schemas)
+	tables, err := inspect.DataTables(ctx, conn, s.p.Service(svc).Schemas)
 	if err != nil {
 		return 0, err
 	}
@@ -138,7 +136,7 @@ func writersDuringServiceRestores(ctx context.Context, e *env, s *shop, b *backu
 		return nil, nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tables, err := dataTables(ctx, conn, s.p.Service(svc).Schemas)
+	tables, err := inspect.DataTables(ctx, conn, s.p.Service(svc).Schemas)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -212,17 +210,4 @@ func smallestLeaf(ctx context.Context, s *shop) (string, float64, error) {
 		return "", 0, fmt.Errorf("every service of the shop is linked to: none can be wiped without breaking another's rows")
 	}
 	return best, float64(bestBytes) / float64(max(s.heap, 1)), nil
-}
-
-// dataTables lists the tables of schemas, quoted, but the migrations'
-// version table.
-func dataTables(ctx context.Context, conn *pgx.Conn, schemas []string) ([]string, error) {
-	rows, err := conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
-		JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY($1) AND c.relname <> $2
-		ORDER BY 1`, schemas, pgsql.VersionTable)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

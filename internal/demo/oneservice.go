@@ -9,10 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/splitschema/splitschema/internal/archive"
-	"github.com/splitschema/splitschema/internal/pgsql"
+	"github.com/splitschema/splitschema/internal/inspect"
 	"github.com/splitschema/splitschema/internal/svcrestore"
 	"github.com/splitschema/splitschema/internal/workload"
 )
@@ -73,9 +71,9 @@ func (r *run) restoreOneService(ctx context.Context, urls map[string]string, id 
 		return nil, Damage{}, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tables, err := serviceTables(ctx, conn, r.p.Service(RestoredService).Schemas)
+	tables, err := inspect.DataTables(ctx, conn, r.p.Service(RestoredService).Schemas)
 	if err != nil {
-		return nil, Damage{}, err
+		return nil, Damage{}, fmt.Errorf("demo: %w", err)
 	}
 	for _, t := range tables {
 		var n int64
@@ -115,26 +113,4 @@ func (r *run) restoreOneService(ctx context.Context, urls map[string]string, id 
 		return nil, Damage{}, fmt.Errorf("demo: database %s after the one-service restore: %w", Database, err)
 	}
 	return info, d, nil
-}
-
-// serviceTables lists the tables of schemas, quoted, but the migrations'
-// version table: the bad deploy wipes the service's data, not its history.
-func serviceTables(ctx context.Context, conn *pgx.Conn, schemas []string) ([]string, error) {
-	rows, err := conn.Query(ctx, `
-		SELECT n.nspname::text, c.relname::text
-		FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-		WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> $2
-		ORDER BY 1, 2`, schemas, pgsql.VersionTable)
-	if err != nil {
-		return nil, fmt.Errorf("demo: list the tables of %s: %w", strings.Join(schemas, ", "), err)
-	}
-	pairs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Schema, Table string }])
-	if err != nil {
-		return nil, fmt.Errorf("demo: list the tables of %s: %w", strings.Join(schemas, ", "), err)
-	}
-	out := make([]string, len(pairs))
-	for i, p := range pairs {
-		out[i] = pgsql.Ident(p.Schema, p.Table)
-	}
-	return out, nil
 }

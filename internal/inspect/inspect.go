@@ -78,6 +78,27 @@ func AllTables(ctx context.Context, q Querier) ([]TableName, error) {
 	return out, nil
 }
 
+// DataTables lists the tables of schemas that hold a service's data,
+// quoted: the top tables (a partitioned table, not its partitions), but
+// the migrations' version table. TRUNCATE of them all wipes the data and
+// keeps the history.
+func DataTables(ctx context.Context, q Querier, schemas []string) ([]string, error) {
+	rows, err := q.Query(ctx, `
+		SELECT format('%I.%I', n.nspname, c.relname)
+		FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> $2
+		ORDER BY 1`, schemas, pgsql.VersionTable)
+	if err != nil {
+		return nil, fmt.Errorf("list the tables of %s: %w", strings.Join(schemas, ", "), err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list the tables of %s: %w", strings.Join(schemas, ", "), err)
+	}
+	return out, nil
+}
+
 // Version returns the highest applied goose version in schema, or nil when
 // the schema has no version table.
 func Version(ctx context.Context, q Querier, schema string) (*int64, error) {
