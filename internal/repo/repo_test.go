@@ -192,8 +192,8 @@ func TestS3CheckRefuses(t *testing.T) {
 		want   string
 		secret string
 	}{
-		{"wrong secret", open(bucket, credentials.NewStaticV4(srv.AccessKey, "not-the-secret", "")), "secret key is wrong", "not-the-secret"},
-		{"unknown key", open(bucket, credentials.NewStaticV4("nobody", "x-secret-x", "")), "access key is not known", "x-secret-x"},
+		{"wrong secret", open(bucket, credentials.NewStaticV4(srv.AccessKey, "not-the-secret", "")), "access denied: the credentials are wrong", "not-the-secret"},
+		{"unknown key", open(bucket, credentials.NewStaticV4("nobody", "x-secret-x", "")), "access denied: the credentials are wrong", "x-secret-x"},
 		{"missing bucket", open("no-such-bucket-here", credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, "")), `bucket "no-such-bucket-here" does not exist`, srv.SecretKey},
 		{"no credentials", open(bucket, credentials.New(&credentials.EnvAWS{})), "no credentials", ""},
 	}

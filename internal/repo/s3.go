@@ -96,7 +96,9 @@ func explain(err error) string {
 	case "SignatureDoesNotMatch":
 		return "the secret key is wrong (check AWS_SECRET_ACCESS_KEY or the shared credentials file's profile): " + err.Error()
 	case "AccessDenied":
-		return "access denied: the credentials may not use this bucket: " + err.Error()
+		// A HEAD request (BucketExists) has no error body: a wrong secret
+		// or an unknown key shows up as this too.
+		return "access denied: the credentials are wrong or may not use this bucket (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or the shared credentials file's profile): " + err.Error()
 	}
 	return err.Error()
 }
