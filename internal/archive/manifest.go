@@ -65,8 +65,12 @@ type Manifest struct {
 	// verifiers (backup --with-role-passwords).
 	RolePasswords bool `json:"role_passwords"`
 	// Files lists every file of the backup but manifest.json itself.
-	Files  []File `json:"files"`
-	Totals Totals `json:"totals"`
+	Files []File `json:"files"`
+	// Encryption says how the files were encrypted before they were
+	// stored, or is nil when they are stored as written. The manifest itself
+	// is never encrypted.
+	Encryption *Encryption `json:"encryption,omitempty"`
+	Totals     Totals      `json:"totals"`
 	// Seal is the manifest's own checksum and signature (format 2 on);
 	// Write sets it, Read checks the checksum.
 	Seal *Seal `json:"seal,omitempty"`
@@ -199,6 +203,34 @@ type File struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// Stored is the size and SHA-256 of the object as stored, when that
+	// differs from the file as written (encrypted); nil when they are the
+	// same.
+	Stored *Stored `json:"stored,omitempty"`
+}
+
+// Stored is what a repository holds for a file.
+type Stored struct {
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// StoredAs returns the size and SHA-256 the repository's copy of f must
+// have.
+func (f File) StoredAs() Stored {
+	if f.Stored != nil {
+		return *f.Stored
+	}
+	return Stored{Size: f.Size, SHA256: f.SHA256}
+}
+
+// Encryption is how a backup's files are encrypted at rest.
+type Encryption struct {
+	// Method is "age" (filippo.io/age, X25519 recipients).
+	Method string `json:"method"`
+	// Recipients are the public keys the files were encrypted to; any one
+	// of their identities decrypts them.
+	Recipients []string `json:"recipients"`
 }
 
 // Totals sum up the backup.
@@ -222,6 +254,13 @@ func Read(dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
+	return Parse(dir, data)
+}
+
+// Parse reads a manifest's bytes as Read does; where names their source in
+// errors.
+func Parse(where string, data []byte) (*Manifest, error) {
+	dir := where
 	var m Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%s: %s is damaged: %w", dir, ManifestFile, err)
@@ -242,17 +281,30 @@ func Read(dir string) (*Manifest, error) {
 			return nil, fmt.Errorf("%s: %s: %w", dir, ManifestFile, err)
 		}
 	}
+	if m.Encryption != nil && m.Encryption.Method != "age" {
+		return nil, fmt.Errorf("%s: %s: encryption method %q is not one this splitschema reads (age)", dir, ManifestFile, m.Encryption.Method)
+	}
 	return &m, nil
+}
+
+// Encode returns m as manifest.json's bytes, sealed and, when key is not
+// nil, signed, as Write would write them.
+func Encode(m *Manifest, key *Key) ([]byte, error) {
+	m.Format = FormatVersion
+	data, err := encode(m, key)
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	return data, nil
 }
 
 // Write writes m as dir/manifest.json, mode 0600, synced to disk, sealed
 // with its own checksum and, when key is not nil, signed. The caller syncs
 // dir.
 func Write(dir string, m *Manifest, key *Key) error {
-	m.Format = FormatVersion
-	data, err := encode(m, key)
+	data, err := Encode(m, key)
 	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
+		return err
 	}
 	if err := WriteFileSync(filepath.Join(dir, ManifestFile), data); err != nil {
 		return fmt.Errorf("write manifest: %w", err)

@@ -22,6 +22,9 @@ type Sealer struct {
 	dir  string
 	jobs chan struct{}
 	wg   sync.WaitGroup
+	ship Shipper
+	ctx  context.Context
+	keep []string // shipped, but kept in the folder
 
 	mu     sync.Mutex
 	done   map[string]sealed
@@ -33,6 +36,40 @@ type Sealer struct {
 type sealed struct {
 	file  File
 	mtime time.Time
+	// shipped: the file was stored elsewhere and removed from the folder.
+	shipped bool
+}
+
+// Shipper stores a sealed file somewhere else (a repository) and returns it
+// as stored: f itself, or f with Stored set when what was stored differs
+// from the file (encrypted). It must check that what it read is f (size and
+// SHA-256).
+type Shipper func(ctx context.Context, f File) (File, error)
+
+// Ship makes the sealer hand every file to ship once it is hashed, and
+// remove it from the folder once ship returned, but those named in keep:
+// the folder then holds only the files on their way, not the whole
+// backup. ctx bounds the shipping. Call it before Add.
+func (s *Sealer) Ship(ctx context.Context, ship Shipper, keep ...string) {
+	s.ctx, s.ship, s.keep = ctx, ship, keep
+}
+
+// seal hashes and seals rel and, with a shipper, ships and removes it.
+func (s *Sealer) seal(rel string) (File, bool, error) {
+	f, err := hashFile(s.dir, rel, s.ship == nil)
+	if err != nil || s.ship == nil {
+		return f, false, err
+	}
+	if f, err = s.ship(s.ctx, f); err != nil {
+		return f, false, err
+	}
+	if slices.Contains(s.keep, rel) {
+		return f, true, nil
+	}
+	if err := os.Remove(filepath.Join(s.dir, filepath.FromSlash(rel))); err != nil {
+		return f, false, fmt.Errorf("remove %s once stored: %w", rel, err)
+	}
+	return f, true, nil
 }
 
 // NewSealer returns a Sealer of dir that reads at most jobs files at once.
@@ -55,11 +92,14 @@ func (s *Sealer) Add(rel string) {
 	s.wg.Go(func() {
 		s.jobs <- struct{}{}
 		defer func() { <-s.jobs }()
+		if s.Err() != nil {
+			return // Finish reports it; no more work
+		}
 		fi, err := os.Stat(filepath.Join(s.dir, filepath.FromSlash(rel)))
 		if err != nil || !fi.Mode().IsRegular() {
 			return // gone or odd: Finish decides
 		}
-		f, err := hashFile(s.dir, rel, true)
+		f, shipped, err := s.seal(rel)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {
@@ -68,8 +108,16 @@ func (s *Sealer) Add(rel string) {
 			}
 			return
 		}
-		s.done[rel] = sealed{file: f, mtime: fi.ModTime()}
+		s.done[rel] = sealed{file: f, mtime: fi.ModTime(), shipped: shipped}
 	})
+}
+
+// Err returns the first error hashing, sealing or shipping a file met, or
+// nil.
+func (s *Sealer) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // Wait waits for the files added so far.
@@ -79,7 +127,8 @@ func (s *Sealer) Wait() { s.wg.Wait() }
 // (manifest.json aside) with its size and SHA-256: those hashed ahead and
 // unchanged since (same size and modification time) as they were, the
 // others hashed and sealed now. It fsyncs every folder and returns the
-// files sorted by path.
+// files sorted by path. With a shipper, the files shipped ahead are listed
+// too, and those left are shipped now.
 func (s *Sealer) Finish(ctx context.Context, jobs int) ([]File, error) {
 	s.wg.Wait()
 	if s.err != nil {
@@ -110,8 +159,10 @@ func (s *Sealer) Finish(ctx context.Context, jobs int) ([]File, error) {
 			return err
 		}
 		if ahead, ok := s.done[rel]; ok && ahead.file.Size == fi.Size() && ahead.mtime.Equal(fi.ModTime()) {
-			files = append(files, ahead.file)
-			return nil
+			if !ahead.shipped {
+				files = append(files, ahead.file)
+			}
+			return nil // a shipped one is listed below
 		}
 		todo = append(todo, rel)
 		return nil
@@ -119,9 +170,15 @@ func (s *Sealer) Finish(ctx context.Context, jobs int) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list backup files: %w", err)
 	}
+	for rel, ahead := range s.done {
+		// A shipped file written again since is in todo: shipped again.
+		if ahead.shipped && !slices.Contains(todo, rel) {
+			files = append(files, ahead.file)
+		}
+	}
 	late := make([]File, len(todo))
 	err = forEach(ctx, len(todo), jobs, func(i int) error {
-		f, err := hashFile(s.dir, todo[i], true)
+		f, _, err := s.seal(todo[i])
 		late[i] = f
 		return err
 	})
