@@ -106,10 +106,12 @@ var (
 // done. Call it from TestMain. It fails at once when no PostgreSQL binaries
 // are installed; the cluster itself starts when a test first needs it.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(Run(m))
 }
 
-func run(m *testing.M) int {
+// Run is Main without the exit: it returns the tests' exit code, for a
+// TestMain that sets up more around it (s3test.Around).
+func Run(m *testing.M) int {
 	if _, err := localpg.FindBinaries(); err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		return 1

@@ -124,7 +124,7 @@ func (l *Local) List(ctx context.Context, prefix string) ([]Object, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, Object{Name: name, Size: info.Size()})
+		out = append(out, Object{Name: name, Size: info.Size(), Modified: info.ModTime()})
 		return nil
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Object is one stored file.
@@ -19,6 +20,8 @@ type Object struct {
 	Name string
 	// Size is the stored size in bytes.
 	Size int64
+	// Modified is when it was stored.
+	Modified time.Time
 }
 
 // Store is a repository of backup files.

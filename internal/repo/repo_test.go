@@ -103,16 +103,19 @@ func TestStores(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []Object{
-				{"20261203T1830Z/3001.dat.gz", int64(len(large))},
-				{"20261203T1830Z/manifest.json", 2},
-				{"20261203T1830Z/toc.dat", 3},
+				{Name: "20261203T1830Z/3001.dat.gz", Size: int64(len(large))},
+				{Name: "20261203T1830Z/manifest.json", Size: 2},
+				{Name: "20261203T1830Z/toc.dat", Size: 3},
 			}
 			if len(got) != len(want) {
 				t.Fatalf("List = %+v, want %+v", got, want)
 			}
 			for i := range want {
-				if got[i] != want[i] {
+				if got[i].Name != want[i].Name || got[i].Size != want[i].Size {
 					t.Fatalf("List = %+v, want %+v", got, want)
+				}
+				if age := time.Since(got[i].Modified); age < -time.Minute || age > time.Minute {
+					t.Errorf("%s: modified %s, not about now", got[i].Name, got[i].Modified)
 				}
 			}
 			for n, b := range files {

@@ -103,6 +103,9 @@ func explain(err error) string {
 	return err.Error()
 }
 
+// partSize is the size of a multipart upload's parts.
+const partSize = 16 << 20
+
 // Put uploads r as one object; the library splits large ones into a
 // multipart upload, in parallel, and aborts it on failure, so no partial
 // object is left under name.
@@ -113,6 +116,9 @@ func (s *S3) Put(ctx context.Context, name string, r io.Reader, size int64) erro
 	_, err := s.client.PutObject(ctx, s.bucket, s.prefix+name, r, size, minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
 		NumThreads:  4,
+		// Parts of a stream of unknown length (an encrypted file) are
+		// buffered in memory: bound them, not the library's 5 TiB guess.
+		PartSize: partSize,
 	})
 	if err != nil {
 		return fmt.Errorf("repository %s: upload %s: %s", s.desc, name, explain(err))
@@ -150,7 +156,7 @@ func (s *S3) List(ctx context.Context, prefix string) ([]Object, error) {
 		if o.Err != nil {
 			return nil, fmt.Errorf("repository %s: list %s: %s", s.desc, prefix, explain(o.Err))
 		}
-		out = append(out, Object{Name: strings.TrimPrefix(o.Key, s.prefix), Size: o.Size})
+		out = append(out, Object{Name: strings.TrimPrefix(o.Key, s.prefix), Size: o.Size, Modified: o.LastModified})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

@@ -56,6 +56,8 @@ type ServerInfo struct {
 	Region string
 
 	cmd     *exec.Cmd
+	bin     string
+	args    []string
 	dir     string
 	done    chan struct{}
 	waitErr error
@@ -82,8 +84,7 @@ func (s *ServerInfo) client(access, secret string) (*minio.Client, error) {
 }
 
 // Stop stops the server now (SIGKILL): for tests of what a client does when
-// the store goes away mid-operation. The server is not started again for
-// the rest of the test binary; such tests should run last or alone.
+// the store goes away mid-operation. Restart starts it again.
 func (s *ServerInfo) Stop() {
 	if s.cmd.Process != nil {
 		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
@@ -115,10 +116,12 @@ var (
 // Call it from TestMain. It fails at once when no weed binary is found; the
 // server itself starts when a test first needs it.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(Around(m.Run))
 }
 
-func run(m *testing.M) int {
+// Around is Main for a TestMain that sets up more: it runs run (m.Run, or
+// pgtest.Run(m)) with the object store available and returns its code.
+func Around(run func() int) int {
 	if os.Getenv("SPLITSCHEMA_SKIP_S3") == "1" {
 		skip = true
 	} else if _, err := Binary(); err != nil {
@@ -128,7 +131,7 @@ func run(m *testing.M) int {
 	mu.Lock()
 	inMain = true
 	mu.Unlock()
-	code := m.Run()
+	code := run()
 	shutdown()
 	return code
 }
@@ -244,12 +247,8 @@ func start() (*ServerInfo, error) {
 		return nil, err
 	}
 	s.Endpoint = fmt.Sprintf("127.0.0.1:%d", p[6])
-	log, err := os.Create(s.logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close()
-	cmd := exec.Command(bin, "server",
+	s.bin = bin
+	s.args = []string{"server",
 		"-dir", data, "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
 		"-master.port", strconv.Itoa(p[0]), "-master.port.grpc", strconv.Itoa(p[1]),
 		"-volume.port", strconv.Itoa(p[2]), "-volume.port.grpc", strconv.Itoa(p[3]),
@@ -257,28 +256,58 @@ func start() (*ServerInfo, error) {
 		"-s3", "-s3.port", strconv.Itoa(p[6]), "-s3.port.grpc", strconv.Itoa(p[7]),
 		"-s3.port.iceberg", "0", "-s3.config", configPath,
 		"-master.volumeSizeLimitMB", "64", "-volume.max", "64",
-	)
-	cmd.Dir = dir
+	}
+	if err := s.launch(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch starts weed with s's arguments and waits until it serves S3.
+func (s *ServerInfo) launch() error {
+	log, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own process group, so Stop and shutdown reach everything it runs,
 	// and Pdeathsig, so it does not outlive a test binary that dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
 	s.cmd = cmd
+	done := make(chan struct{})
+	s.done = done
 	go func() {
 		s.waitErr = cmd.Wait()
-		close(s.done)
+		close(done)
 	}()
 	if err := s.waitReady(3 * time.Minute); err != nil {
 		s.Stop()
-		tail := s.Log()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w; weed's output ends:\n%s", err, tail)
+		return fmt.Errorf("%w; weed's output ends:\n%s", err, s.Log())
 	}
-	return s, nil
+	return nil
+}
+
+// Restart starts the server again after Stop, on the same ports and data:
+// for tests of what is left in the store after it went away.
+func (s *ServerInfo) Restart(tb testing.TB) {
+	tb.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	select {
+	case <-s.done:
+	default:
+		tb.Fatal("s3test: Restart of a server that runs: Stop it first")
+	}
+	if err := s.launch(); err != nil {
+		tb.Fatalf("s3test: restart SeaweedFS: %v", err)
+	}
 }
 
 // waitReady polls until the S3 API creates and lists a bucket with the
