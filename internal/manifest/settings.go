@@ -16,8 +16,14 @@ const SettingsFile = "splitschema.yaml"
 type Settings struct {
 	// Database is the shared database every service lives in.
 	Database string `json:"database"`
-	// Backups is the folder backups are written to, relative to the project.
+	// Backups is where backups are written: a folder, relative to the
+	// project, or an object store address s3://bucket[/prefix].
 	Backups string `json:"backups"`
+	// S3 configures the object store when Backups is an s3:// address.
+	S3 S3Settings `json:"s3"`
+	// Encryption configures client-side encryption of backups stored in an
+	// object store.
+	Encryption EncryptionSettings `json:"encryption"`
 	// Naming decides the role names of each service.
 	Naming Naming `json:"naming"`
 	// LockTimeout bounds how long a migration waits for a lock.
@@ -56,6 +62,37 @@ type PITRSettings struct {
 	// segment is archived at least that often while anything is written,
 	// which bounds what losing the server and its disk can lose.
 	ArchiveTimeout time.Duration `json:"archive_timeout"`
+}
+
+// S3Settings configure an object store repository (backups: s3://...).
+// Credentials are never settings: they come from the AWS environment
+// variables or shared credentials file.
+type S3Settings struct {
+	// Endpoint is host[:port] of an S3-compatible server; empty: AWS S3.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Region to sign requests for; empty lets the client find it.
+	Region string `json:"region,omitempty"`
+	// PathStyle addresses the bucket in the path (endpoint/bucket), as
+	// most S3-compatible servers need.
+	PathStyle bool `json:"path_style,omitempty"`
+	// AllowHTTP talks plain HTTP to the endpoint: for a server on
+	// loopback or a trusted network only.
+	AllowHTTP bool `json:"allow_http,omitempty"`
+	// Spool is the local folder files pass through on their way to and
+	// from the store, relative to the project; empty: .splitschema/spool.
+	Spool string `json:"spool,omitempty"`
+}
+
+// EncryptionSettings configure age encryption of backups at rest.
+type EncryptionSettings struct {
+	// Recipients are age public keys (age1...); files are encrypted so
+	// that any one of their identities decrypts them. Empty: no
+	// encryption.
+	Recipients []string `json:"recipients,omitempty"`
+	// IdentityFile is the file of the identity that decrypts them, for
+	// restore and verify --restore-test, relative to the project; the
+	// environment may give it instead.
+	IdentityFile string `json:"identity_file,omitempty"`
 }
 
 // ExtensionsSchema is the schema the project's extensions are created in:
@@ -104,6 +141,17 @@ type settingsDoc struct {
 		Keep   *int        `yaml:"keep"`
 		Window *lineString `yaml:"window"`
 	} `yaml:"retention"`
+	S3 *struct {
+		Endpoint  *string `yaml:"endpoint"`
+		Region    *string `yaml:"region"`
+		PathStyle *bool   `yaml:"path_style"`
+		AllowHTTP *bool   `yaml:"allow_http"`
+		Spool     *string `yaml:"spool"`
+	} `yaml:"s3"`
+	Encryption *struct {
+		Recipients   []lineString `yaml:"recipients"`
+		IdentityFile *string      `yaml:"identity_file"`
+	} `yaml:"encryption"`
 	PITR *struct {
 		Repo           *string     `yaml:"repo"`
 		ArchiveTimeout *lineString `yaml:"archive_timeout"`
@@ -116,7 +164,7 @@ type namingDoc struct {
 	AppSuffix   *string `yaml:"app_suffix"`
 }
 
-const settingsKeys = "database, backups, backup_key_file, naming, lock_timeout, statement_timeout, idle_in_transaction_session_timeout, toolkit_lock_wait, retention, pitr, extensions"
+const settingsKeys = "database, backups, s3, encryption, backup_key_file, naming, lock_timeout, statement_timeout, idle_in_transaction_session_timeout, toolkit_lock_wait, retention, pitr, extensions"
 
 // ParseSettings reads splitschema.yaml; file names it in errors.
 func ParseSettings(file string, data []byte) (Settings, error) {
@@ -131,6 +179,38 @@ func ParseSettings(file string, data []byte) (Settings, error) {
 	}
 	if doc.Backups != nil {
 		s.Backups = *doc.Backups
+	}
+	if doc.S3 != nil {
+		set := func(dst *string, v *string) {
+			if v != nil {
+				*dst = *v
+			}
+		}
+		set(&s.S3.Endpoint, doc.S3.Endpoint)
+		set(&s.S3.Region, doc.S3.Region)
+		set(&s.S3.Spool, doc.S3.Spool)
+		s.S3.PathStyle = doc.S3.PathStyle != nil && *doc.S3.PathStyle
+		s.S3.AllowHTTP = doc.S3.AllowHTTP != nil && *doc.S3.AllowHTTP
+		if strings.Contains(s.S3.Endpoint, "://") || strings.Contains(s.S3.Endpoint, "/") || strings.Contains(s.S3.Endpoint, "@") {
+			ps.add(file, 0, "s3.endpoint %q must be host[:port] only (no scheme, path or credentials; allow_http: true for plain HTTP)", s.S3.Endpoint)
+		}
+	}
+	if doc.Encryption != nil {
+		for _, r := range doc.Encryption.Recipients {
+			switch {
+			case strings.HasPrefix(r.Value, "AGE-SECRET-KEY-"):
+				ps.add(file, r.Line, "encryption.recipients holds an AGE-SECRET-KEY: that is a private identity, which must never be in %s; name its public key (age-keygen -y) and treat the identity as exposed", SettingsFile)
+			case !strings.HasPrefix(r.Value, "age1"):
+				ps.add(file, r.Line, "encryption.recipients: %q is not an age public key (age1...)", r.Value)
+			default:
+				s.Encryption.Recipients = append(s.Encryption.Recipients, r.Value)
+			}
+		}
+		if doc.Encryption.IdentityFile != nil {
+			if s.Encryption.IdentityFile = *doc.Encryption.IdentityFile; s.Encryption.IdentityFile == "" {
+				ps.add(file, 0, "encryption.identity_file must name a file (or be left out)")
+			}
+		}
 	}
 	if doc.KeyFile != nil {
 		if *doc.KeyFile == "" {
