@@ -22,6 +22,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -161,7 +162,9 @@ type Error struct {
 	Phase Phase
 	// Partial is the incomplete folder kept for inspection, or "".
 	Partial string
-	Err     error
+	// Stored says what the failed backup left in an object store, or "".
+	Stored string
+	Err    error
 }
 
 // Error says what failed and where the incomplete folder is. An
@@ -172,11 +175,17 @@ func (e *Error) Error() string {
 		if e.Partial != "" {
 			left = fmt.Sprintf("the incomplete folder %s is kept, marked incomplete (`splitschema backup prune` removes it, with whatever else retention drops: see `splitschema backup prune --dry-run` first)", e.Partial)
 		}
+		if e.Stored != "" {
+			left += "; " + e.Stored
+		}
 		return fmt.Sprintf("backup %s interrupted during %s; no backup was made; %s", e.ID, e.Phase, left)
 	}
 	msg := fmt.Sprintf("backup %s failed during %s, no backup was made: %v", e.ID, e.Phase, e.Err)
 	if e.Partial != "" {
 		msg += fmt.Sprintf(" (the incomplete folder %s is kept, marked incomplete; `splitschema backup prune` removes it, with whatever else retention drops: see `splitschema backup prune --dry-run` first)", e.Partial)
+	}
+	if e.Stored != "" {
+		msg += "; " + e.Stored
 	}
 	return msg
 }
@@ -233,11 +242,23 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 	if err != nil {
 		return nil, err
 	}
+	rp, err := openRepository(p)
+	if err != nil {
+		return nil, err
+	}
 	root := Dir(p)
+	if rp.remote() {
+		root = rp.spool
+	}
 	if err := os.MkdirAll(root, archive.DirMode); err != nil {
 		return nil, fmt.Errorf("backup folder: %w", err)
 	}
 	id := archive.NewID(start)
+	if rp.remote() {
+		if err := rp.check(ctx, id); err != nil {
+			return nil, fmt.Errorf("backup %s not started: %w", id, err)
+		}
+	}
 	lock, err := lockBackupFile(root, id, true, false)
 	if err != nil {
 		return nil, err
@@ -248,6 +269,9 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 		return nil, fmt.Errorf("backup folder: %w", err)
 	}
 	b := &run{p: p, srv: srv, o: o, conn: conn, id: id, dir: partial, dump: dump, compress: compress, key: key, lock: lock}
+	if rp.remote() {
+		b.ship = &shipper{r: rp, id: id, dir: partial}
+	}
 	for attempt := 1; ; attempt++ {
 		b.m = &archive.Manifest{
 			ID: id, Tool: o.Tool, Server: server,
@@ -259,8 +283,7 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 			break
 		}
 		if !errors.Is(err, errLockConflict) || attempt == maxAttempts {
-			kept := b.fail(err)
-			return nil, &Error{ID: id, Phase: b.phase, Partial: kept, Err: err}
+			return nil, b.failed(err)
 		}
 		// DDL (a migration) asked for a lock while pg_dump's workers took
 		// theirs: wait until such a statement has given up (migrations
@@ -268,21 +291,25 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 		wait := min(max(p.Settings.LockTimeout+time.Second, time.Second), 30*time.Second)
 		o.Logger.Warn("a schema change asked for a lock during the dump; starting the backup again", "attempt", attempt+1, "in", wait, "err", err)
 		if err := b.reset(); err != nil {
-			kept := b.fail(err)
-			return nil, &Error{ID: id, Phase: b.phase, Partial: kept, Err: err}
+			return nil, b.failed(err)
 		}
 		select {
 		case <-ctx.Done():
-			kept := b.fail(ctx.Err())
-			return nil, &Error{ID: id, Phase: b.phase, Partial: kept, Err: ctx.Err()}
+			return nil, b.failed(ctx.Err())
 		case <-time.After(wait):
 		}
 	}
 	b.phase = PhaseRename
 	final := filepath.Join(root, id)
-	if err := os.Rename(partial, final); err != nil {
-		kept := b.fail(err)
-		return nil, &Error{ID: id, Phase: b.phase, Partial: kept, Err: fmt.Errorf("rename into place: %w", err)}
+	if rp.remote() {
+		// Everything is in the store, the manifest last; the spool folder
+		// holds empty folders.
+		final = rp.objectPath(id)
+		if err := os.RemoveAll(partial); err != nil {
+			o.Logger.Warn("could not remove the spool folder", "dir", partial, "err", err)
+		}
+	} else if err := os.Rename(partial, final); err != nil {
+		return nil, b.failed(fmt.Errorf("rename into place: %w", err))
 	}
 	if err := archive.SyncDir(root); err != nil {
 		return nil, &Error{ID: id, Phase: b.phase, Err: err}
@@ -322,6 +349,8 @@ type run struct {
 	tables   []inspect.TableName // the tables that hold rows, to count
 	dumped   int                 // tables pg_dump writes data for
 	sealer   *archive.Sealer
+	ship     *shipper // uploads the files; nil for a local folder
+	stored   string   // what a failed backup left in the store
 
 	counted atomic.Int64
 }
@@ -530,8 +559,21 @@ func sameSet(a, b []string) bool {
 // dumpAndCount runs pg_dump on the snapshot while other connections count
 // every service table's rows in the same snapshot.
 func (b *run) dumpAndCount(ctx context.Context) error {
+	b.sealer = archive.NewSealer(b.dir, max(1, b.o.Jobs/2))
+	shipCtx := ctx // shipping goes on after the dump, until seal
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if b.ship != nil {
+		// A file that cannot be stored stops the dump: going on would
+		// only fill the spool. The table of contents stays for checkTOC.
+		b.sealer.Ship(shipCtx, func(ctx context.Context, f archive.File) (archive.File, error) {
+			f, err := b.ship.ship(ctx, f)
+			if err != nil {
+				cancel()
+			}
+			return f, err
+		}, archive.DumpDir+"/toc.dat")
+	}
 	counts := make([]int64, len(b.tables))
 	prints := make([]string, len(b.tables))
 	var wg sync.WaitGroup
@@ -542,7 +584,6 @@ func (b *run) dumpAndCount(ctx context.Context) error {
 	if err := os.Mkdir(dumpDir, archive.DirMode); err != nil {
 		return fmt.Errorf("dump folder: %w", err)
 	}
-	b.sealer = archive.NewSealer(b.dir, max(1, b.o.Jobs/2))
 	b.sealer.Add(archive.RolesFile)
 	b.sealer.Add(archive.RolesScript)
 	stopWatch, err := watchClosed(dumpDir, func(name string) { b.sealer.Add(archive.DumpDir + "/" + name) })
@@ -604,7 +645,10 @@ func (b *run) dumpAndCount(ctx context.Context) error {
 	stop := b.watchDump(dumpDir)
 	wg.Wait()
 	stop()
+	shipErr := b.sealer.Err()
 	switch {
+	case shipErr != nil && b.ship != nil:
+		return fmt.Errorf("upload to %s: %w", b.ship.r, shipErr)
 	case dumpErr != nil && lockConflict.MatchString(dumpErr.Error()):
 		return fmt.Errorf("dump: %w%s: %w", dumpErr, dumpHint(dumpErr), errLockConflict)
 	case dumpErr != nil && !errors.Is(dumpErr, context.Canceled):
@@ -731,7 +775,7 @@ func (b *run) seal(ctx context.Context) error {
 	b.progress(pr)
 	files, err := b.sealer.Finish(ctx, b.o.Jobs)
 	if err != nil {
-		return fmt.Errorf("seal: %w", err)
+		return err
 	}
 	b.m.Files = files
 	for _, f := range files {
@@ -743,14 +787,37 @@ func (b *run) seal(ctx context.Context) error {
 		}
 	}
 	b.m.Finished = time.Now().UTC()
+	if b.ship != nil {
+		return b.storeManifest(ctx)
+	}
 	if err := archive.Write(b.dir, b.m, b.key); err != nil {
 		return err
 	}
 	return archive.SyncDir(b.dir)
 }
 
-// reset empties the .partial folder for another attempt.
+// storeManifest uploads the manifest, last: only then does the backup
+// look complete in the store.
+func (b *run) storeManifest(ctx context.Context) error {
+	if b.ship.r.recipients != nil {
+		b.m.Encryption = &archive.Encryption{Method: "age", Recipients: b.ship.r.recipientKeys}
+	}
+	data, err := archive.Encode(b.m, b.key)
+	if err != nil {
+		return err
+	}
+	return b.ship.r.store.Put(ctx, b.id+"/"+archive.ManifestFile, bytes.NewReader(data), int64(len(data)))
+}
+
+// reset empties the .partial folder (and the store) for another attempt.
 func (b *run) reset() error {
+	if b.ship != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		if err := b.ship.r.deleteAll(ctx, b.id); err != nil {
+			return fmt.Errorf("delete the failed attempt's files from the repository: %w", err)
+		}
+	}
 	entries, err := os.ReadDir(b.dir)
 	if err != nil {
 		return err
@@ -764,6 +831,12 @@ func (b *run) reset() error {
 	return nil
 }
 
+// failed cleans up after a failed backup (fail) and returns its error.
+func (b *run) failed(cause error) *Error {
+	kept := b.fail(cause)
+	return &Error{ID: b.id, Phase: b.phase, Partial: kept, Stored: b.stored, Err: cause}
+}
+
 // fail cleans up after a failed backup: the dump, useless now, is removed
 // to give back its space, and a note saying why is left in the .partial
 // folder, which list shows as incomplete. It returns that folder, or ""
@@ -775,10 +848,44 @@ func (b *run) fail(cause error) string {
 	if err := os.WriteFile(filepath.Join(b.dir, archive.FailureFile), []byte(note), archive.FileMode); err != nil {
 		b.o.Logger.Warn("could not record the failure", "dir", b.dir, "err", err)
 	}
+	if b.ship != nil {
+		b.stored = b.failRemote(note)
+	}
 	if _, err := os.Stat(b.dir); err != nil {
 		return ""
 	}
 	return b.dir
+}
+
+// failRemote marks the backup failed in the store and deletes what was
+// uploaded of it. The store may be what failed: then the objects stay
+// (without a manifest, so never complete) for the next prune, which knows
+// from the note in the spool that this backup failed. It says what it
+// left in the store.
+func (b *run) failRemote(note string) string {
+	noteCtx, cancel := context.WithTimeout(context.Background(), noteTimeout)
+	defer cancel()
+	r := b.ship.r
+	if err := r.store.Put(noteCtx, b.id+"/"+archive.FailureFile, strings.NewReader(note), int64(len(note))); err != nil {
+		return fmt.Sprintf("what it uploaded stays in %s without a manifest (never listed as complete): the store could not be reached to delete it (%v); `splitschema backup prune` deletes it", b.ship.r.objectPath(b.id), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	objs, err := r.store.List(ctx, b.id+"/")
+	if err == nil {
+		for _, o := range objs {
+			if o.Name == b.id+"/"+archive.FailureFile {
+				continue
+			}
+			if err = r.store.Delete(ctx, o.Name); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Sprintf("its note %s%s says it failed; deleting what it uploaded failed (%v): `splitschema backup prune` deletes it", b.ship.r.objectPath(b.id), archive.FailureFile, err)
+	}
+	return fmt.Sprintf("what it uploaded was deleted; its note %s%s says it failed", b.ship.r.objectPath(b.id), archive.FailureFile)
 }
 
 // compression checks --compress against what pg_dump of that major

@@ -64,6 +64,18 @@ func Check(ctx context.Context, p *manifest.Project, id string, o CheckOptions) 
 	if err != nil {
 		return nil, err
 	}
+	r, err := openRepository(p)
+	if err != nil {
+		return nil, err
+	}
+	if r.remote() {
+		_, res, err := r.checkRemote(ctx, id, o.Jobs, key, o.AllowUnsigned)
+		if err != nil {
+			return nil, err
+		}
+		r.recordCheck(ctx, res)
+		return res, nil
+	}
 	root := Dir(p)
 	dir, err := find(root, id)
 	if err != nil {
@@ -93,18 +105,27 @@ func checkDir(ctx context.Context, dir string, jobs int, done func(int64), key *
 	if err != nil {
 		return nil, nil, err
 	}
-	res := &CheckResult{ID: m.ID, Path: dir, Files: len(m.Files), Bytes: m.Totals.Bytes, Warnings: []string{}}
+	res := newCheckResult(m, dir, key, allowUnsigned)
+	problems, err := archive.Check(ctx, dir, m, jobs, done)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.addProblems(problems)
+	return m, res, nil
+}
+
+// newCheckResult starts the check of backup m at path with what its
+// manifest alone tells: its signature, and whether it lists the files
+// every backup has.
+func newCheckResult(m *archive.Manifest, path string, key *archive.Key, allowUnsigned bool) *CheckResult {
+	res := &CheckResult{ID: m.ID, Path: path, Files: len(m.Files), Bytes: m.Totals.Bytes, Warnings: []string{}, Problems: []archive.Problem{}}
 	var sigProblem, sigWarning string
 	res.Signature, sigProblem, sigWarning = judgeSignature(m, key, allowUnsigned)
 	if sigWarning != "" {
 		res.Warnings = append(res.Warnings, sigWarning)
 	}
-	res.Problems, err = archive.Check(ctx, dir, m, jobs, done)
-	if err != nil {
-		return nil, nil, err
-	}
 	if sigProblem != "" {
-		res.Problems = append([]archive.Problem{{Path: archive.ManifestFile, Problem: sigProblem}}, res.Problems...)
+		res.Problems = append(res.Problems, archive.Problem{Path: archive.ManifestFile, Problem: sigProblem})
 	}
 	for _, must := range []string{archive.RolesFile, archive.DumpDir + "/toc.dat"} {
 		listed := false
@@ -115,11 +136,23 @@ func checkDir(ctx context.Context, dir string, jobs int, done func(int64), key *
 			res.Problems = append(res.Problems, archive.Problem{Path: must, Problem: "not listed in the manifest: the manifest is not a splitschema backup's"})
 		}
 	}
-	if res.Problems == nil {
-		res.Problems = []archive.Problem{}
-	}
 	res.OK = len(res.Problems) == 0
-	return m, res, nil
+	return res
+}
+
+// problemList joins the problems found into one line.
+func (r *CheckResult) problemList() string {
+	var parts []string
+	for _, p := range r.Problems {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// addProblems adds the problems the files' check found.
+func (r *CheckResult) addProblems(ps []archive.Problem) {
+	r.Problems = append(r.Problems, ps...)
+	r.OK = len(r.Problems) == 0
 }
 
 // ProblemsError is returned by Restore when the backup's files do not

@@ -86,7 +86,7 @@ func TestBackupUnderWrites(t *testing.T) {
 // and no complete backup.
 func checkIncomplete(t *testing.T, shop *backuptest.Shop, id, reason string) {
 	t.Helper()
-	l, err := List(shop.Project)
+	l, err := List(context.Background(), shop.Project)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestDumpKilled(t *testing.T) {
 	}
 	checkIncomplete(t, shop, be.ID, "killed by signal")
 	res := mustBackup(t, shop, Options{})
-	l, _ := List(shop.Project)
+	l, _ := List(context.Background(), shop.Project)
 	if c := l.Complete(); len(c) != 1 || c[0].ID != res.ID {
 		t.Errorf("complete backups = %+v, want only %s", c, res.ID)
 	}
@@ -242,7 +242,7 @@ func TestOldPgDump(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(Dir(shop.Project)); err == nil {
-		l, _ := List(shop.Project)
+		l, _ := List(context.Background(), shop.Project)
 		if len(l.Backups) != 0 {
 			t.Errorf("backups = %+v, want none", l.Backups)
 		}

@@ -134,7 +134,7 @@ func TestBackupKilled(t *testing.T) {
 	for {
 		// Processes only ever exit: one alive after a List or Prune was
 		// alive all through it. Checking before would race with its exit.
-		l, err := List(shop.Project)
+		l, err := List(context.Background(), shop.Project)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestBackupKilled(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("pg_dump processes outlived the command for %d checks", sawAlive)
-	l, err := List(shop.Project)
+	l, err := List(context.Background(), shop.Project)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -106,10 +107,17 @@ func (l *Listing) Complete() []Entry {
 // backups. It reads each manifest (checking its own checksum and, with a
 // key configured, its signature) and the record of each backup's last
 // check; it reads no other file: `backup verify` and prune do.
-func List(p *manifest.Project) (*Listing, error) {
+func List(ctx context.Context, p *manifest.Project) (*Listing, error) {
 	key, err := LoadKey(p)
 	if err != nil {
 		return nil, err
+	}
+	r, err := openRepository(p)
+	if err != nil {
+		return nil, err
+	}
+	if r.remote() {
+		return r.list(ctx, key)
 	}
 	return listDir(Dir(p), key)
 }
@@ -145,32 +153,38 @@ func listDir(root string, key *archive.Key) (*Listing, error) {
 		default:
 			e.LastCheck = readCheck(root, id)
 			m, err := archive.Read(e.Path)
-			switch {
-			case err != nil:
-				e.State, e.Reason = Damaged, err.Error()
-			case m.ID != id:
-				e.State, e.Reason = Damaged, fmt.Sprintf("its manifest is that of backup %s", m.ID)
-			default:
-				e.Started, e.Database = m.Started, m.Database.Name
-				e.Tables, e.Rows, e.Bytes = m.Totals.Tables, m.Totals.Rows, m.Totals.Bytes
-				sig := m.CheckSignature(key)
-				switch {
-				case sig == archive.SignatureBad || sig == archive.SignatureOtherKey:
-					e.State, e.Reason = Damaged, fmt.Sprintf("manifest signature %s for the configured key", sig)
-				case e.LastCheck != nil && !e.LastCheck.OK:
-					e.State, e.Reason = Damaged, "the check at "+e.LastCheck.At.UTC().Format(time.RFC3339)+" found: "+strings.Join(e.LastCheck.Problems, "; ")
-				case e.LastCheck != nil:
-					e.State = Verified
-				default:
-					e.State = Complete
-				}
-			}
+			judge(&e, m, err, key)
 		}
 		e.Complete = e.State.Restorable()
 		l.Backups = append(l.Backups, e)
 	}
 	slices.SortFunc(l.Backups, func(a, b Entry) int { return strings.Compare(b.ID, a.ID) })
 	return l, nil
+}
+
+// judge sets the state of complete backup e from its manifest m (or the
+// error reading it gave) and its last check.
+func judge(e *Entry, m *archive.Manifest, err error, key *archive.Key) {
+	switch {
+	case err != nil:
+		e.State, e.Reason = Damaged, err.Error()
+	case m.ID != e.ID:
+		e.State, e.Reason = Damaged, fmt.Sprintf("its manifest is that of backup %s", m.ID)
+	default:
+		e.Started, e.Database = m.Started, m.Database.Name
+		e.Tables, e.Rows, e.Bytes = m.Totals.Tables, m.Totals.Rows, m.Totals.Bytes
+		sig := m.CheckSignature(key)
+		switch {
+		case sig == archive.SignatureBad || sig == archive.SignatureOtherKey:
+			e.State, e.Reason = Damaged, fmt.Sprintf("manifest signature %s for the configured key", sig)
+		case e.LastCheck != nil && !e.LastCheck.OK:
+			e.State, e.Reason = Damaged, "the check at "+e.LastCheck.At.UTC().Format(time.RFC3339)+" found: "+strings.Join(e.LastCheck.Problems, "; ")
+		case e.LastCheck != nil:
+			e.State = Verified
+		default:
+			e.State = Complete
+		}
+	}
 }
 
 // busy tells whether a live process holds backup id's lock exclusively or
@@ -221,16 +235,24 @@ func find(root, id string) (string, error) {
 // checked against its own checksum and, with a key configured, its
 // signature: a manifest whose signature fails, or an unsigned one while a
 // key is configured, is refused.
-func ReadManifest(p *manifest.Project, id string) (*archive.Manifest, error) {
+func ReadManifest(ctx context.Context, p *manifest.Project, id string) (*archive.Manifest, error) {
 	key, err := LoadKey(p)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := find(Dir(p), id)
+	r, err := openRepository(p)
 	if err != nil {
 		return nil, err
 	}
-	m, err := archive.Read(dir)
+	var m *archive.Manifest
+	if r.remote() {
+		m, _, err = r.find(ctx, id)
+	} else {
+		var dir string
+		if dir, err = find(Dir(p), id); err == nil {
+			m, err = archive.Read(dir)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,16 +2,20 @@ package backup
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/splitschema/splitschema/internal/backup/backuptest"
 	"github.com/splitschema/splitschema/internal/pgtest"
+	"github.com/splitschema/splitschema/internal/s3test"
 	"github.com/splitschema/splitschema/internal/target"
 	"github.com/splitschema/splitschema/internal/verify"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// The tests need a PostgreSQL cluster and, for object store repositories,
+// an S3-compatible server; both start on first use.
+func TestMain(m *testing.M) { os.Exit(s3test.Around(func() int { return pgtest.Run(m) })) }
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -87,23 +87,30 @@ func Prune(ctx context.Context, p *manifest.Project, o PruneOptions) (*PruneResu
 	if err != nil {
 		return nil, err
 	}
-	root := Dir(p)
-	l, err := listDir(root, key)
+	r, err := openRepository(p)
 	if err != nil {
 		return nil, err
 	}
-	res := &PruneResult{Dir: root, Keep: o.Keep, DryRun: o.DryRun, Kept: []string{}, Deleted: []string{}, Damaged: []string{}, Skipped: []string{}}
+	var set backupSet = folderSet{root: Dir(p), key: key}
+	if r.remote() {
+		set = storeSet{r: r, key: key}
+	}
+	l, err := set.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &PruneResult{Dir: l.Dir, Keep: o.Keep, DryRun: o.DryRun, Kept: []string{}, Deleted: []string{}, Damaged: []string{}, Skipped: []string{}}
 	var errs []error
 	remove := func(e Entry, why string) {
 		if o.DryRun {
-			if busy(root, e.ID) {
+			if set.busy(e.ID) {
 				res.Skipped = append(res.Skipped, fmt.Sprintf("%s (in use)", e.ID))
 			} else {
 				res.Deleted = append(res.Deleted, e.ID+" ("+why+")")
 			}
 			return
 		}
-		deleted, err := deleteBackup(root, e)
+		deleted, err := set.remove(ctx, e)
 		switch {
 		case errors.Is(err, errBusy):
 			res.Skipped = append(res.Skipped, fmt.Sprintf("%s (in use)", e.ID))
@@ -136,7 +143,7 @@ func Prune(ctx context.Context, p *manifest.Project, o PruneOptions) (*PruneResu
 		case e.State == Damaged && e.LastCheck == nil:
 			damaged(e, e.Reason) // its manifest itself is unreadable
 		default:
-			ok, what, err := pruneCheck(ctx, root, e, key, o.Jobs)
+			ok, what, err := set.check(ctx, e, o.Jobs)
 			switch {
 			case errors.Is(err, errBusy):
 				res.Skipped = append(res.Skipped, fmt.Sprintf("%s (in use; not checked, not counted)", e.ID))
@@ -152,7 +159,7 @@ func Prune(ctx context.Context, p *manifest.Project, o PruneOptions) (*PruneResu
 		}
 	}
 	if !o.DryRun {
-		removeOrphanLocks(root)
+		set.tidy()
 	}
 	if err := errors.Join(errs...); err != nil {
 		return res, fmt.Errorf("prune: %w", err)
@@ -160,27 +167,76 @@ func Prune(ctx context.Context, p *manifest.Project, o PruneOptions) (*PruneResu
 	return res, nil
 }
 
-// pruneCheck checks backup e under its shared lock, recording the outcome.
-// It says whether the backup passed and, if not, what was found.
-func pruneCheck(ctx context.Context, root string, e Entry, key *archive.Key, jobs int) (bool, string, error) {
-	unlock, err := lockBackup(root, e.ID, false, false)
+// backupSet is where Prune finds, checks and deletes backups: a folder or
+// an object store.
+type backupSet interface {
+	list(ctx context.Context) (*Listing, error)
+	// busy tells whether a process writes or reads backup id.
+	busy(id string) bool
+	// check checks backup e, recording the outcome; it says whether the
+	// backup passed and, if not, what was found.
+	check(ctx context.Context, e Entry, jobs int) (bool, string, error)
+	// remove deletes backup e; errBusy when it is in use.
+	remove(ctx context.Context, e Entry) (bool, error)
+	// tidy removes what deleted backups left behind.
+	tidy()
+}
+
+// folderSet is the backups of a folder.
+type folderSet struct {
+	root string
+	key  *archive.Key
+}
+
+func (f folderSet) list(context.Context) (*Listing, error) { return listDir(f.root, f.key) }
+func (f folderSet) busy(id string) bool                    { return busy(f.root, id) }
+func (f folderSet) tidy()                                  { removeOrphanLocks(f.root) }
+func (f folderSet) remove(_ context.Context, e Entry) (bool, error) {
+	return deleteBackup(f.root, e)
+}
+
+// check checks backup e under its shared lock.
+func (f folderSet) check(ctx context.Context, e Entry, jobs int) (bool, string, error) {
+	unlock, err := lockBackup(f.root, e.ID, false, false)
 	if err != nil {
 		return false, "", err
 	}
 	defer unlock()
-	_, res, err := checkDir(ctx, e.Path, jobs, nil, key, false)
+	_, res, err := checkDir(ctx, e.Path, jobs, nil, f.key, false)
 	if err != nil {
 		return false, "", err
 	}
-	recordCheck(root, res)
-	if res.OK {
-		return true, "", nil
+	recordCheck(f.root, res)
+	return res.OK, res.problemList(), nil
+}
+
+// storeSet is the backups of an object store; this machine's locks are
+// in its spool.
+type storeSet struct {
+	r   *repository
+	key *archive.Key
+}
+
+func (s storeSet) list(ctx context.Context) (*Listing, error) { return s.r.list(ctx, s.key) }
+func (s storeSet) busy(id string) bool                        { return busy(s.r.spool, id) }
+func (s storeSet) tidy()                                      { removeOrphanLocks(s.r.spool) }
+func (s storeSet) remove(ctx context.Context, e Entry) (bool, error) {
+	return s.r.remove(ctx, e)
+}
+
+// check reads every object of backup e under its shared lock.
+func (s storeSet) check(ctx context.Context, e Entry, jobs int) (bool, string, error) {
+	unlock, err := lockBackup(s.r.spool, e.ID, false, false)
+	if err != nil {
+		return false, "", err
 	}
-	var parts []string
-	for _, p := range res.Problems {
-		parts = append(parts, p.String())
+	defer unlock()
+	_, res, err := s.r.checkRemote(ctx, e.ID, jobs, s.key, false)
+	if err != nil {
+		return false, "", err
 	}
-	return false, strings.Join(parts, "; "), nil
+	s.r.recordCheck(ctx, res)
+	return res.OK, res.problemList(), nil
 }
 
 // removeOrphanLocks removes the lock files of backups whose folder is gone

@@ -60,7 +60,7 @@ func TestListStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlock()
-	l, err := List(p)
+	l, err := List(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestPrune(t *testing.T) {
 	if len(res.Skipped) != 2 || len(res.Damaged) != 1 {
 		t.Errorf("skipped = %v, damaged = %v; want the in-progress and in-use ones skipped, the damaged one reported", res.Skipped, res.Damaged)
 	}
-	l, _ := List(p)
+	l, _ := List(context.Background(), p)
 	var left []string
 	for _, e := range l.Backups {
 		left = append(left, e.ID)
@@ -176,7 +176,7 @@ func TestPruneKeepsWhatRestores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := List(p); len(l.Backups) != 7 {
+	if l, _ := List(context.Background(), p); len(l.Backups) != 7 {
 		t.Fatalf("dry run deleted: %d backups left", len(l.Backups))
 	}
 	if !slices.Equal(idsOf(res.Deleted), []string{ids[0]}) {
@@ -196,7 +196,7 @@ func TestPruneKeepsWhatRestores(t *testing.T) {
 	if !slices.Equal(idsOf(res.Deleted), []string{ids[0]}) {
 		t.Errorf("deleted = %v, want only the oldest good one %s", res.Deleted, ids[0])
 	}
-	l, err := List(p)
+	l, err := List(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,15 +42,24 @@ func OpenReader(ctx context.Context, p *manifest.Project, srv *target.Server, id
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
+	// A backup in an object store is downloaded whole first, every file
+	// checked as it arrives; the copy goes when the reader is closed.
+	p, _, done, err := fetchIfRemote(ctx, p, id, jobs, allowUnsigned)
+	if err != nil {
+		return nil, err
+	}
 	root := Dir(p)
 	dir, err := find(root, id)
 	if err != nil {
+		done()
 		return nil, err
 	}
-	unlock, err := lockBackup(root, id, false, true)
+	unlockBackup, err := lockBackup(root, id, false, true)
 	if err != nil {
+		done()
 		return nil, err
 	}
+	unlock := func() { unlockBackup(); done() }
 	r := &Reader{ID: id, Dir: dir, unlock: unlock, jobs: jobs}
 	fail := func(err error) (*Reader, error) {
 		unlock()

@@ -175,7 +175,30 @@ func (e *RestoreError) Unwrap() error { return e.Err }
 // database was created renames it <name>_failed_<id> (or drops it when
 // that cannot be done) and returns a *RestoreError.
 func Restore(ctx context.Context, p *manifest.Project, srv *target.Server, id string, o RestoreOptions) (*RestoreResult, error) {
-	return restore(ctx, p, srv, id, o, nil)
+	local, _, done, err := fetchIfRemote(ctx, p, id, o.Jobs, o.AllowUnsigned)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return restore(ctx, local, srv, id, o, nil)
+}
+
+// fetchIfRemote returns p itself when its backups are in a folder. When
+// they are in an object store, it downloads backup id into the spool,
+// checking every file as it arrives, and returns p as it reads that copy,
+// the check, and a function that removes the copy.
+func fetchIfRemote(ctx context.Context, p *manifest.Project, id string, jobs int, allowUnsigned bool) (*manifest.Project, *CheckResult, func(), error) {
+	r, err := openRepository(p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !r.remote() {
+		return p, nil, func() {}, nil
+	}
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	return r.fetch(ctx, p, id, jobs, allowUnsigned)
 }
 
 // restore is Restore; checked, when set, is given the check of the
@@ -786,9 +809,21 @@ func TestRestore(ctx context.Context, p *manifest.Project, srv *target.Server, i
 	o.scratch = true
 	o.TargetURL = ""
 	o.TargetDB = "splitschema_restore_test"
-	var check *CheckResult
-	rr, err := restore(ctx, p, srv, id, o, func(c *CheckResult) { check = c })
+	local, fetched, done, err := fetchIfRemote(ctx, p, id, o.Jobs, o.AllowUnsigned)
 	var damaged *ProblemsError
+	if errors.As(err, &damaged) && fetched != nil {
+		return fetched, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var check *CheckResult
+	rr, err := restore(ctx, local, srv, id, o, func(c *CheckResult) { check = c })
+	if fetched != nil && check != nil {
+		// What was checked is the store's copy, as it downloaded.
+		check.Path, check.Warnings = fetched.Path, fetched.Warnings
+	}
 	switch {
 	case check == nil:
 		return nil, err

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -204,7 +205,7 @@ func TestSignedBackupRefusesForgery(t *testing.T) {
 			if err == nil || (!errors.As(err, &pe) && !strings.Contains(err.Error(), tc.want)) {
 				t.Errorf("restore of the %s: err = %v, want a refusal", tc.name, err)
 			}
-			l, _ := List(&p2)
+			l, _ := List(context.Background(), &p2)
 			if len(l.Backups) != 1 || l.Backups[0].State != Damaged {
 				t.Errorf("list after the check: %+v, want it damaged", l.Backups)
 			}

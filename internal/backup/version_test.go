@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -48,7 +49,7 @@ func TestPgDumpOlderThanServer(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(Dir(shop.Project)); err == nil {
-		if l, _ := List(shop.Project); len(l.Backups) != 0 {
+		if l, _ := List(context.Background(), shop.Project); len(l.Backups) != 0 {
 			t.Errorf("backups = %+v, want none", l.Backups)
 		}
 	}

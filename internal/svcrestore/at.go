@@ -129,6 +129,7 @@ func RestoreAt(ctx context.Context, p *manifest.Project, srv *target.Server, pt 
 	// scratch cluster.
 	sp := *p
 	sp.Settings.Backups = backups
+	sp.Settings.Encryption = manifest.EncryptionSettings{} // a local folder: not encrypted
 	progress("point in time: logical backup of the scratch cluster")
 	b, err := backup.Run(ctx, &sp, scratch, backup.Options{Jobs: o.Jobs, PgBinDir: o.PgBinDir, Logger: o.Logger})
 	if err != nil {
