@@ -53,7 +53,7 @@ test-newest:
 
 # Provisioning, the guard and isolation, migrations, audit, lint, verify and
 # the commands on each of PG_MAJORS; prints every test skipped and why.
-test-matrix: postgres check
+test-matrix: postgres check seaweedfs
 	@GO="$(GO)" scripts/test-matrix.sh $(PG_MAJORS)
 
 # The BAC theorem on the embedded cluster: one snapshot vs per-service dumps.

@@ -22,6 +22,7 @@ func globalFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "database-url", EnvVars: []string{"DATABASE_URL"}, Usage: "admin `URL` of the server; the libpq PG* variables are honoured too; default: the embedded local cluster"},
 		&ucli.BoolFlag{Name: "use-url-database", Usage: "work on the database --database-url (or PGDATABASE) names even when it is not the project's database (refused otherwise)"},
 		&ucli.StringFlag{Name: "server-bindir", EnvVars: []string{"SPLITSCHEMA_SERVER_BINDIR"}, Usage: "`DIR` holding the initdb, pg_ctl and postgres the embedded local cluster runs (default: found on PATH or installed)"},
+		&ucli.StringFlag{Name: "repo", EnvVars: []string{"SPLITSCHEMA_REPO"}, Usage: "backup repository: a `FOLDER` or s3://bucket/prefix (default: backups: of splitschema.yaml)"},
 		&ucli.BoolFlag{Name: "json", Usage: "print one JSON document on stdout; logs go to stderr"},
 		&ucli.BoolFlag{Name: "verbose", Usage: "log more"},
 	}

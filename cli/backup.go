@@ -242,7 +242,7 @@ func runBackupList(e *env) error {
 	if err != nil {
 		return err
 	}
-	l, err := backup.List(p)
+	l, err := backup.List(e.ctx, p)
 	if err != nil {
 		return err
 	}
@@ -396,7 +396,7 @@ func runVerify(e *env) error {
 	if err != nil {
 		return err
 	}
-	m, err := backup.ReadManifest(p, e.c.String("against"))
+	m, err := backup.ReadManifest(e.ctx, p, e.c.String("against"))
 	if err != nil {
 		return err
 	}

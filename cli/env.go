@@ -149,8 +149,16 @@ func globalString(c *ucli.Context, name string) string {
 }
 
 // project loads and validates the project in --dir.
+// --repo, when given, replaces backups: of splitschema.yaml.
 func (e *env) project() (*manifest.Project, error) {
-	return manifest.Load(e.dir)
+	p, err := manifest.Load(e.dir)
+	if err != nil {
+		return nil, err
+	}
+	if r := globalString(e.c, "repo"); r != "" {
+		p.Settings.Backups = r
+	}
+	return p, nil
 }
 
 // server resolves the server to work on, starting the embedded cluster

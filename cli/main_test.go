@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"os"
 	"testing"
 
 	"github.com/splitschema/splitschema/internal/pgtest"
+	"github.com/splitschema/splitschema/internal/s3test"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// The tests need a PostgreSQL cluster and, for the object store backups,
+// an S3-compatible server; both start on first use.
+func TestMain(m *testing.M) { os.Exit(s3test.Around(func() int { return pgtest.Run(m) })) }

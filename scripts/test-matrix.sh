@@ -30,7 +30,7 @@ VERIFY=./internal/verify
 # Tests of ./cli that need a pg_dump of the server's version: skipped when
 # the server's folder has none. Of ./internal/backup (make test runs it all
 # on 15) only the refusal of an older pg_dump runs.
-CLI_DUMPS='TestBackupRestoreCommands|TestDemo|TestPitrCommands|TestRealshopEndToEnd'
+CLI_DUMPS='TestBackupRestoreCommands|TestBackupToObjectStore|TestDemo|TestPitrCommands|TestRealshopEndToEnd'
 BACKUP_REFUSAL='TestPgDumpOlderThanServer'
 
 majors=("$@")
