@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,8 @@ type Sealer struct {
 	ship Shipper
 	ctx  context.Context
 	keep []string // shipped, but kept in the folder
+	// goneFiles and goneBytes count the files shipped and removed.
+	goneFiles, goneBytes atomic.Int64
 
 	mu     sync.Mutex
 	done   map[string]sealed
@@ -69,6 +72,8 @@ func (s *Sealer) seal(rel string) (File, bool, error) {
 	if err := os.Remove(filepath.Join(s.dir, filepath.FromSlash(rel))); err != nil {
 		return f, false, fmt.Errorf("remove %s once stored: %w", rel, err)
 	}
+	s.goneFiles.Add(1)
+	s.goneBytes.Add(f.Size)
 	return f, true, nil
 }
 
@@ -110,6 +115,12 @@ func (s *Sealer) Add(rel string) {
 		}
 		s.done[rel] = sealed{file: f, mtime: fi.ModTime(), shipped: shipped}
 	})
+}
+
+// Gone returns how many files, and bytes, were shipped and removed from
+// the folder so far.
+func (s *Sealer) Gone() (files int, bytes int64) {
+	return int(s.goneFiles.Load()), s.goneBytes.Load()
 }
 
 // Err returns the first error hashing, sealing or shipping a file met, or

@@ -12,7 +12,10 @@
 // whole: the folder becomes <id>/ only once every file is hashed and synced,
 // the dump's table of contents holds every counted table, and
 // manifest.json is on disk. A failed backup leaves <id>.partial/ with a
-// FAILED note and without its dump.
+// FAILED note and without its dump. With backups: s3://..., the same files
+// go to an object store as pg_dump closes them, encrypted with age when
+// recipients are configured, the manifest last (repository.go); every
+// command reads them back from there.
 //
 // A restore checks every file first, refuses a database that exists,
 // creates the missing service roles, restores under the working name
@@ -747,6 +750,10 @@ func (b *run) watchDump(dir string) (stop func()) {
 			case <-t.C:
 			}
 			pr := Progress{Phase: PhaseDump, TablesTotal: b.dumped, TablesToCount: len(b.tables), TablesCounted: int(b.counted.Load())}
+			// Shipped files have left the folder: count them too (the
+			// roles files among them are not tables; min below bounds it).
+			shipped, shippedBytes := b.sealer.Gone()
+			pr.TablesDumped, pr.Bytes = shipped, shippedBytes
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {
 				if fi, err := e.Info(); err == nil {
