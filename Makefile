@@ -69,7 +69,7 @@ demo: postgres build
 # embedded cluster of its own is started in a temporary folder and removed.
 SCALE ?= 1
 RUNS  ?= 3
-bench: postgres
+bench: postgres seaweedfs
 	SCALE="$(SCALE)" RUNS="$(RUNS)" ONLY="$(ONLY)" $(GO) run ./bench
 
 clean:

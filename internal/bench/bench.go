@@ -122,6 +122,13 @@ func runShopScenarios(ctx context.Context, e *env, s *shop, rep *Report) error {
 		}
 		rep.rows = append(rep.rows, rows...)
 	}
+	if e.cfg.runs(scenarioStore) {
+		rows, err := benchObjectStore(ctx, e, s)
+		if err != nil {
+			return fmt.Errorf("object store: %w", err)
+		}
+		rep.rows = append(rep.rows, rows...)
+	}
 	if e.cfg.runs(scenarioWorkload) {
 		rows, err := benchWorkload(ctx, e, s)
 		if err != nil {

@@ -17,10 +17,11 @@ const (
 	scenarioPITR      = "pitr"      // physical backup and point-in-time restore against the logical ones, RPO
 	scenarioStall     = "stall"     // writers' worst stall while a migration waits behind a backup's lock
 	scenarioService   = "service"   // one service restored in place against the whole database's restore
+	scenarioStore     = "store"     // backup and restore with an S3-compatible object store against the local folder
 )
 
 // scenarios lists every scenario in the order they run.
-var scenarios = []string{scenarioBackup, scenarioRestore, scenarioService, scenarioWorkload, scenarioProvision, scenarioMigrate, scenarioStall, scenarioPITR}
+var scenarios = []string{scenarioBackup, scenarioRestore, scenarioService, scenarioStore, scenarioWorkload, scenarioProvision, scenarioMigrate, scenarioStall, scenarioPITR}
 
 // Config says what a benchmark run measures, how much and where.
 type Config struct {
@@ -71,7 +72,7 @@ func (c *Config) runs(s string) bool {
 
 // needsShop reports whether a selected scenario works on the shop.
 func (c *Config) needsShop() bool {
-	return c.runs(scenarioBackup) || c.runs(scenarioRestore) || c.runs(scenarioService) || c.runs(scenarioWorkload) || c.runs(scenarioPITR)
+	return c.runs(scenarioBackup) || c.runs(scenarioRestore) || c.runs(scenarioService) || c.runs(scenarioStore) || c.runs(scenarioWorkload) || c.runs(scenarioPITR)
 }
 
 // splitList splits a comma or space separated list, dropping empty items.

@@ -264,6 +264,34 @@ func start() (*ServerInfo, error) {
 	return s, nil
 }
 
+// Start starts a server of its own on loopback ports, outside any test
+// (the benchmark uses it); Close stops it and removes its data.
+func Start() (*ServerInfo, error) { return start() }
+
+// Close stops a server Start started and removes its data.
+func (s *ServerInfo) Close() {
+	select {
+	case <-s.done:
+	default:
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			s.Stop()
+		}
+	}
+	os.RemoveAll(s.dir)
+}
+
+// MakeBucket creates bucket name.
+func (s *ServerInfo) MakeBucket(ctx context.Context, name string) error {
+	c, err := s.client(s.AccessKey, s.SecretKey)
+	if err != nil {
+		return err
+	}
+	return c.MakeBucket(ctx, name, minio.MakeBucketOptions{Region: s.Region})
+}
+
 // launch starts weed with s's arguments and waits until it serves S3.
 func (s *ServerInfo) launch() error {
 	log, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -371,20 +399,9 @@ func probe(ctx context.Context, c *minio.Client) error {
 func shutdown() {
 	mu.Lock()
 	defer mu.Unlock()
-	if server == nil {
-		return
+	if server != nil {
+		server.Close()
 	}
-	select {
-	case <-server.done:
-	default:
-		syscall.Kill(-server.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-server.done:
-		case <-time.After(30 * time.Second):
-			server.Stop()
-		}
-	}
-	os.RemoveAll(server.dir)
 }
 
 var notBucket = regexp.MustCompile(`[^a-z0-9]+`)
