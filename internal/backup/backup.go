@@ -131,8 +131,12 @@ func (r *Result) Human() string {
 	if r.SignedBy == "" {
 		signed = "manifest checksummed, not signed (no backup key configured: set " + KeyEnv + " or backup_key_file)"
 	}
-	return fmt.Sprintf("backup %s complete: %d tables, %d rows, %s in %.1fs\n  %s\n  %s\n",
+	out := fmt.Sprintf("backup %s complete: %d tables, %d rows, %s in %.1fs\n  %s\n  %s\n",
 		r.ID, r.Tables, r.Rows, HumanBytes(r.Bytes), r.Seconds, r.Path, signed)
+	if r.Manifest != nil && r.Manifest.Encryption != nil {
+		out += fmt.Sprintf("  files encrypted with age to %s: restoring needs one of their identities\n", strings.Join(r.Manifest.Encryption.Recipients, ", "))
+	}
+	return out
 }
 
 // Dir returns the project's backup folder, absolute when it can be made so.
@@ -727,7 +731,7 @@ func dumpHint(err error) string {
 	case lockConflict.MatchString(msg):
 		return " (a statement asked for an exclusive lock on that table while the backup ran — DDL such as a migration without lock_timeout; parallel pg_dump then stops: run the backup again once it is done, or with --jobs 1)"
 	case diskFull.MatchString(msg):
-		return " (the backup folder's disk is full)"
+		return " (the disk of the backup folder, or of the spool for an object store, is full)"
 	}
 	return ""
 }

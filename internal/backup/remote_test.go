@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -455,5 +458,120 @@ func TestRemoteFailedBackupCleansUp(t *testing.T) {
 	}
 	if left := rs.objects(t, ""); len(left) > 0 {
 		t.Errorf("objects left after prune: %v", keys(left))
+	}
+}
+
+// The backup command is killed (SIGKILL) while it uploads: while pg_dump's
+// workers live the backup is in progress and prune leaves it alone; then
+// nothing in the store looks complete, list says it was interrupted, and
+// prune deletes what was uploaded.
+func TestRemoteBackupKilled(t *testing.T) {
+	t.Parallel()
+	rs := newRemoteShop(t, false)
+	rs.Exec(t, `CREATE TABLE public.big AS SELECT i, md5(i::text) || repeat(md5(random()::text), 12) AS pad FROM generate_series(1, 400000) i`)
+	s3 := rs.Project.Settings.S3
+	settings := fmt.Sprintf("database: %s\nbackups: %s\nnaming:\n  prefix: %s\ns3:\n  endpoint: %s\n  region: %s\n  path_style: true\n  allow_http: true\n  spool: %s\n",
+		rs.Project.Settings.Database, rs.Project.Settings.Backups, rs.Project.Settings.Naming.Prefix, s3.Endpoint, s3.Region, s3.Spool)
+	if err := os.WriteFile(filepath.Join(rs.Project.Dir, manifest.SettingsFile), []byte(settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledBackupHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"="+rs.Project.Dir, helperURL+"="+rs.URL,
+		helperBinDir+"="+rs.Server.BinDir, helperPID+"="+pidFile)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var leader int
+	for start := time.Now(); leader == 0 && time.Since(start) < 3*time.Minute; {
+		select {
+		case err := <-exited:
+			t.Fatalf("the helper backup ended before pg_dump started: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if data, err := os.ReadFile(pidFile); err == nil {
+			fmt.Sscanf(string(data), "%d", &leader)
+		}
+	}
+	if leader == 0 {
+		cmd.Process.Kill()
+		<-exited
+		t.Fatal("pg_dump did not start within 3 minutes")
+	}
+	t.Cleanup(func() { syscall.Kill(-leader, syscall.SIGKILL) })
+	// Kill the command once it has uploaded something.
+	for range 3000 {
+		if len(rs.objects(t, "")) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	l, err := List(testCtx(t), rs.Project)
+	if err != nil || len(l.Backups) != 1 {
+		t.Fatalf("list after the kill: %+v, %v; want the one backup", l, err)
+	}
+	id := l.Backups[0].ID
+	for deadline := time.Now().Add(2 * time.Minute); len(processesInGroup(leader)) > 0; {
+		e := rs.entry(t, id)
+		if alive := processesInGroup(leader); len(alive) > 0 && e.State != InProgress {
+			t.Fatalf("pg_dump processes %v still run, but list says %+v", alive, e)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("pg_dump processes still run after 2 minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	objs := rs.objects(t, id)
+	if len(objs) == 0 {
+		t.Fatal("nothing was uploaded before the kill: the test shows nothing")
+	}
+	if _, ok := objs[id+"/"+archive.ManifestFile]; ok {
+		t.Fatal("the killed backup's manifest is in the store")
+	}
+	if e := rs.entry(t, id); e.State != Incomplete || !strings.Contains(e.Reason, "interrupted") {
+		t.Errorf("after pg_dump's last process exited: %+v, want incomplete, interrupted", e)
+	}
+	if pr, err := Prune(testCtx(t), rs.Project, PruneOptions{Keep: 1, Jobs: 2}); err != nil || len(pr.Deleted) != 1 {
+		t.Errorf("prune = %+v, %v; want the killed backup deleted", pr, err)
+	}
+	if left := rs.objects(t, ""); len(left) > 0 {
+		t.Errorf("objects left after prune: %v", keys(left))
+	}
+}
+
+// The spool's disk fills up (a tmpfs too small for one file of the dump):
+// the backup fails saying so, deletes what it uploaded, and nothing in the
+// store looks complete.
+func TestRemoteSpoolFull(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	rs := newRemoteShop(t, true)
+	rs.Seed(t, 3000)
+	spool := rs.Project.Settings.S3.Spool
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", spool).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", spool).Run() })
+	_, err := Run(testCtx(t), rs.Project, rs.Server, Options{Jobs: 2, Compress: "0"})
+	var be *Error
+	if !errors.As(err, &be) || !strings.Contains(strings.ToLower(err.Error()), "no space left on device") || !strings.Contains(err.Error(), "spool") {
+		t.Fatalf("backup with a full spool: %v, want a failure saying the spool's disk is full", err)
+	}
+	t.Log(err)
+	objs := rs.objects(t, be.ID)
+	if len(objs) != 1 || objs[be.ID+"/"+archive.FailureFile] == nil {
+		t.Errorf("objects after the failure: %v, want only its FAILED note", keys(objs))
+	}
+	if e := rs.entry(t, be.ID); e.State != Incomplete {
+		t.Errorf("listed as %+v, want incomplete", e)
 	}
 }
