@@ -73,8 +73,8 @@ func Decrypt(r io.Reader, identities []age.Identity) (io.Reader, error) {
 	return dr, nil
 }
 
-// LoadIdentities reads the identities for restore from file (a flag or a
-// setting), else the file named by SPLITSCHEMA_AGE_IDENTITY_FILE, else the
+// LoadIdentities reads the identities for restore from file (a setting;
+// readable by its owner only), else the file named by SPLITSCHEMA_AGE_IDENTITY_FILE, else the
 // identity in SPLITSCHEMA_AGE_IDENTITY. Errors never hold the identity.
 func LoadIdentities(file string) ([]age.Identity, error) {
 	source := "identity file " + file
@@ -88,9 +88,16 @@ func LoadIdentities(file string) ([]age.Identity, error) {
 		data = []byte(os.Getenv(IdentityEnv))
 		source = IdentityEnv
 	default:
-		return nil, fmt.Errorf("decryption: the backup is encrypted and no identity was given: use --identity-file, %s or %s", IdentityFileEnv, IdentityEnv)
+		return nil, fmt.Errorf("decryption: the backup is encrypted and no identity was given: set encryption.identity_file in splitschema.yaml, %s or %s", IdentityFileEnv, IdentityEnv)
 	}
 	if data == nil {
+		fi, err := os.Stat(file)
+		if err != nil {
+			return nil, fmt.Errorf("decryption: %s: %w", source, err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("decryption: %s is readable by others (mode %v): chmod 600 it, and treat the identity as exposed if others could read it", source, fi.Mode().Perm())
+		}
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("decryption: %s: %w", source, err)

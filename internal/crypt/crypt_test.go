@@ -78,6 +78,10 @@ func TestLoadIdentities(t *testing.T) {
 			t.Fatalf("%s: %d identities, %v", name, len(ids), err)
 		}
 	}
+	os.Chmod(file, 0o640)
+	if _, err := LoadIdentities(file); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("an identity file others may read: %v; want a refusal", err)
+	}
 	t.Setenv(IdentityEnv, "AGE-SECRET-KEY-1BROKEN")
 	t.Setenv(IdentityFileEnv, "")
 	_, err := LoadIdentities("")
