@@ -1,7 +1,8 @@
-// Package repo stores a backup's files in a repository: a local folder or an
-// S3-compatible object store (s3://bucket/prefix), behind one small
-// interface. It knows nothing of what the files mean; internal/backup
-// decides what is written and when (the manifest last).
+// Package repo parses a repository address (a local folder or
+// s3://bucket/prefix) and stores a backup's files in an S3-compatible
+// object store behind one small interface (backups in a folder are written
+// by internal/backup directly). It knows nothing of what the files mean;
+// internal/backup decides what is written and when (the manifest last).
 package repo
 
 import (
