@@ -130,6 +130,7 @@ func TestBackupKilled(t *testing.T) {
 	// While any pg_dump process lives, the backup is in progress and
 	// prune does not touch it.
 	sawAlive := 0
+	prunedEarly := false // by a prune that ran once the last process was gone
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		// Processes only ever exit: one alive after a List or Prune was
@@ -146,13 +147,19 @@ func TestBackupKilled(t *testing.T) {
 		if len(l.Backups) != 1 || l.Backups[0].State != InProgress {
 			t.Fatalf("pg_dump processes %v still run and write into the backup, but list says %+v", alive, l.Backups)
 		}
-		if _, err := Prune(context.Background(), shop.Project, PruneOptions{Keep: 1}); err != nil {
+		res, err := Prune(context.Background(), shop.Project, PruneOptions{Keep: 1})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if alive := processesInGroup(leader); len(alive) > 0 {
 			if _, err := os.Stat(filepath.Dir(dumpDir)); err != nil {
 				t.Fatalf("prune deleted the folder pg_dump processes %v write into: %v", alive, err)
 			}
+		} else if len(res.Deleted) > 0 {
+			// The last process exited between list and prune: the
+			// prune rightly removed the incomplete folder.
+			prunedEarly = true
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("pg_dump processes %v still run after 2 minutes", alive)
@@ -160,6 +167,12 @@ func TestBackupKilled(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("pg_dump processes outlived the command for %d checks", sawAlive)
+	if prunedEarly {
+		if l, err := List(context.Background(), shop.Project); err != nil || len(l.Backups) != 0 {
+			t.Errorf("after the prune that removed the incomplete folder: %+v, %v; want no backup", l, err)
+		}
+		return
+	}
 	l, err := List(context.Background(), shop.Project)
 	if err != nil {
 		t.Fatal(err)
