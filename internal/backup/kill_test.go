@@ -49,6 +49,47 @@ func TestKilledBackupHelper(t *testing.T) {
 	t.Fatalf("the helper backup ended instead of being killed: %v", err)
 }
 
+// killHelper is a running TestKilledBackupHelper whose pg_dump started.
+type killHelper struct {
+	cmd     *exec.Cmd
+	exited  chan error // gets the helper's exit
+	leader  int        // pg_dump's pid, the leader of its process group
+	dumpDir string     // where pg_dump writes
+}
+
+// startKillHelper starts the backup of shop's project (as its settings
+// file says) in a helper process and waits until pg_dump runs.
+func startKillHelper(t *testing.T, shop *backuptest.Shop) *killHelper {
+	t.Helper()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	h := &killHelper{cmd: exec.Command(os.Args[0], "-test.run=^TestKilledBackupHelper$", "-test.count=1"), exited: make(chan error, 1)}
+	h.cmd.Env = append(os.Environ(), helperEnv+"="+shop.Project.Dir, helperURL+"="+shop.URL,
+		helperBinDir+"="+shop.Server.BinDir, helperPID+"="+pidFile)
+	h.cmd.Stdout, h.cmd.Stderr = os.Stderr, os.Stderr
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.exited <- h.cmd.Wait() }()
+	// A loaded machine may take long to get there: wait up to 3 minutes,
+	// unless the helper ends first.
+	for start := time.Now(); h.leader == 0 && time.Since(start) < 3*time.Minute; {
+		select {
+		case err := <-h.exited:
+			t.Fatalf("the helper backup ended before pg_dump started: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if data, err := os.ReadFile(pidFile); err == nil {
+			fmt.Sscanf(string(data), "%d %s", &h.leader, &h.dumpDir)
+		}
+	}
+	if h.leader == 0 {
+		h.cmd.Process.Kill()
+		<-h.exited
+		t.Fatal("pg_dump did not start within 3 minutes")
+	}
+	return h
+}
+
 // processesInGroup lists the live (not zombie) processes of group pgid.
 func processesInGroup(pgid int) []string {
 	var out []string
@@ -82,35 +123,8 @@ func TestBackupKilled(t *testing.T) {
 	// A table big enough that the workers are still copying it when the
 	// command dies.
 	shop.Exec(t, `CREATE TABLE public.big AS SELECT i, md5(i::text) || repeat(md5(random()::text), 12) AS pad FROM generate_series(1, 400000) i`)
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledBackupHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+shop.Project.Dir, helperURL+"="+shop.URL,
-		helperBinDir+"="+shop.Server.BinDir, helperPID+"="+pidFile)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var leader int
-	var dumpDir string
-	// A loaded machine may take long to get there: wait up to 3 minutes,
-	// unless the helper ends first.
-	for start := time.Now(); leader == 0 && time.Since(start) < 3*time.Minute; {
-		select {
-		case err := <-exited:
-			t.Fatalf("the helper backup ended before pg_dump started: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if data, err := os.ReadFile(pidFile); err == nil {
-			fmt.Sscanf(string(data), "%d %s", &leader, &dumpDir)
-		}
-	}
-	if leader == 0 {
-		cmd.Process.Kill()
-		<-exited
-		t.Fatal("pg_dump did not start within 3 minutes")
-	}
+	h := startKillHelper(t, shop)
+	cmd, exited, leader, dumpDir := h.cmd, h.exited, h.leader, h.dumpDir
 	t.Cleanup(func() { syscall.Kill(-leader, syscall.SIGKILL) })
 	// Kill the command once pg_dump's workers are copying rows.
 	for range 3000 {

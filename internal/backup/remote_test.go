@@ -475,32 +475,8 @@ func TestRemoteBackupKilled(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rs.Project.Dir, manifest.SettingsFile), []byte(settings), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledBackupHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+rs.Project.Dir, helperURL+"="+rs.URL,
-		helperBinDir+"="+rs.Server.BinDir, helperPID+"="+pidFile)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var leader int
-	for start := time.Now(); leader == 0 && time.Since(start) < 3*time.Minute; {
-		select {
-		case err := <-exited:
-			t.Fatalf("the helper backup ended before pg_dump started: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if data, err := os.ReadFile(pidFile); err == nil {
-			fmt.Sscanf(string(data), "%d", &leader)
-		}
-	}
-	if leader == 0 {
-		cmd.Process.Kill()
-		<-exited
-		t.Fatal("pg_dump did not start within 3 minutes")
-	}
+	h := startKillHelper(t, rs.Shop)
+	cmd, exited, leader := h.cmd, h.exited, h.leader
 	t.Cleanup(func() { syscall.Kill(-leader, syscall.SIGKILL) })
 	// Kill the command once it has uploaded something.
 	for range 3000 {
