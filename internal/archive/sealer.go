@@ -181,9 +181,12 @@ func (s *Sealer) Finish(ctx context.Context, jobs int) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list backup files: %w", err)
 	}
+	again := map[string]bool{} // shipped, then written again: shipped again
+	for _, rel := range todo {
+		again[rel] = true
+	}
 	for rel, ahead := range s.done {
-		// A shipped file written again since is in todo: shipped again.
-		if ahead.shipped && !slices.Contains(todo, rel) {
+		if ahead.shipped && !again[rel] {
 			files = append(files, ahead.file)
 		}
 	}
