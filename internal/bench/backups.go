@@ -113,11 +113,7 @@ func backupRows(runs []backupRun, jobs int, comp string) []*row {
 // call, and keeps only the newest backup. size is the backup folder's
 // total.
 func ourBackup(ctx context.Context, e *env, s *shop) (res *backup.Result, secs float64, size int64, err error) {
-	secs, err = timed(func() error {
-		res, err = backup.Run(ctx, s.p, s.srv, e.backupOptions())
-		return err
-	})
-	if err != nil {
+	if res, secs, err = timedBackup(ctx, e, s, s.p); err != nil {
 		return nil, 0, 0, err
 	}
 	if size, err = dirSize(res.Path); err != nil {

@@ -8,11 +8,9 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/splitschema/splitschema/internal/audit"
 	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/s3test"
-	"github.com/splitschema/splitschema/internal/secrets"
 )
 
 // objectStoreDatabase is the database the object store scenario restores
@@ -58,13 +56,13 @@ func benchObjectStore(ctx context.Context, e *env, s *shop) ([]*row, error) {
 		var steps []func() error
 		for i, w := range ways {
 			steps = append(steps, func() error {
-				b, err := timedBackup(ctx, e, s, w.p)
+				b, secs, err := timedBackup(ctx, e, s, w.p)
 				if err != nil {
 					return fmt.Errorf("backup to the %s: %w", w.name, err)
 				}
-				backupSecs[i] = append(backupSecs[i], b.secs)
-				e.progress("object store run %d/%d: backup to the %s %.2f s", run+1, e.cfg.Runs, w.name, b.secs)
-				r, err := timedRestore(ctx, e, s, w.p, b.id)
+				backupSecs[i] = append(backupSecs[i], secs)
+				e.progress("object store run %d/%d: backup to the %s %.2f s", run+1, e.cfg.Runs, w.name, secs)
+				r, err := timedRestore(ctx, e, s, w.p, b.ID)
 				if err != nil {
 					return fmt.Errorf("restore from the %s: %w", w.name, err)
 				}
@@ -114,39 +112,20 @@ func storeProject(e *env, p *manifest.Project, srv *s3test.ServerInfo, prefix st
 	return &cp, nil
 }
 
-type timedResult struct {
-	id   string
-	secs float64
-}
-
-// timedBackup times a backup of the shop as project p has it.
-func timedBackup(ctx context.Context, e *env, s *shop, p *manifest.Project) (timedResult, error) {
-	var res *backup.Result
-	secs, err := timed(func() (err error) {
+// timedBackup times a splitschema backup of the shop as project p has it
+// (its repository), with the benchmark's options.
+func timedBackup(ctx context.Context, e *env, s *shop, p *manifest.Project) (res *backup.Result, secs float64, err error) {
+	secs, err = timed(func() (err error) {
 		res, err = backup.Run(ctx, p, s.srv, e.backupOptions())
 		return err
 	})
-	if err != nil {
-		return timedResult{}, err
-	}
-	return timedResult{id: res.ID, secs: secs}, nil
+	return res, secs, err
 }
 
 // timedRestore times the restore + verify of backup id of project p into
 // objectStoreDatabase, and drops it.
 func timedRestore(ctx context.Context, e *env, s *shop, p *manifest.Project, id string) (float64, error) {
-	secs, err := timed(func() error {
-		res, err := backup.Restore(ctx, p, s.srv, id, backup.RestoreOptions{
-			TargetDB: objectStoreDatabase, Jobs: e.jobs(), PgBinDir: e.bins.Dir,
-			Audit:       audit.ForVerify(p, e.log),
-			AppPassword: func(svc string) (string, error) { return secrets.Password(p.Dir, svc) },
-			Logger:      e.log,
-		})
-		if err == nil && !res.OK {
-			err = fmt.Errorf("restore of backup %s: %s", id, res.Error)
-		}
-		return err
-	})
+	secs, err := timed(func() error { return e.restoreWhole(ctx, p, s.srv, id, objectStoreDatabase, nil) })
 	if err != nil {
 		return 0, err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/localpg"
 	"github.com/splitschema/splitschema/internal/pitr"
-	"github.com/splitschema/splitschema/internal/secrets"
 )
 
 // restoreDatabase is reused: the logical restore of this scenario goes
@@ -53,7 +52,6 @@ func benchPITR(ctx context.Context, e *env, s *shop) ([]*row, error) {
 	if err := e.reconnect(ctx); err != nil {
 		return nil, err
 	}
-	jobs := e.jobs()
 	backupRow := &row{what: "physical full backup (pgBackRest, lz4, 2 processes) vs splitschema's logical backup", unit: unitSeconds}
 	restoreRow := &row{what: "point-in-time restore to the latest WAL + verify, new cluster, vs logical restore + verify", unit: unitSeconds}
 	rpoRow := &row{unit: unitSeconds}
@@ -94,16 +92,7 @@ func benchPITR(ctx context.Context, e *env, s *shop) ([]*row, error) {
 					return err
 				}
 				logicalSecs, err = timed(func() error {
-					res, err := backup.Restore(ctx, s.p, s.srv, b.ID, backup.RestoreOptions{
-						TargetDB: restoreDatabase, Jobs: jobs, PgBinDir: e.bins.Dir,
-						Audit:       audit.ForVerify(s.p, e.log),
-						AppPassword: func(svc string) (string, error) { return secrets.Password(s.p.Dir, svc) },
-						Logger:      e.log,
-					})
-					if err == nil && !res.OK {
-						err = fmt.Errorf("logical restore not verified")
-					}
-					return err
+					return e.restoreWhole(ctx, s.p, s.srv, b.ID, restoreDatabase, nil)
 				})
 				return errors.Join(err, e.dropDatabase(ctx, restoreDatabase))
 			})

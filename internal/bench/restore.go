@@ -10,7 +10,9 @@ import (
 	"github.com/splitschema/splitschema/internal/archive"
 	"github.com/splitschema/splitschema/internal/audit"
 	"github.com/splitschema/splitschema/internal/backup"
+	"github.com/splitschema/splitschema/internal/manifest"
 	"github.com/splitschema/splitschema/internal/secrets"
+	"github.com/splitschema/splitschema/internal/target"
 )
 
 // The databases the restore scenario restores into.
@@ -18,6 +20,24 @@ const (
 	restoreDatabase   = "bench_restore"
 	pgRestoreDatabase = "bench_pgrestore"
 )
+
+// restoreWhole runs splitschema's restore + verify of backup id of p into
+// the new database db, as the benchmark restores every backup: the run's
+// pg_restore, its jobs, the isolation audit, the project's app passwords.
+// A restore that did not verify is an error. progress may be nil.
+func (e *env) restoreWhole(ctx context.Context, p *manifest.Project, srv *target.Server, id, db string, progress func(string)) error {
+	res, err := backup.Restore(ctx, p, srv, id, backup.RestoreOptions{
+		TargetDB: db, Jobs: e.jobs(), PgBinDir: e.bins.Dir,
+		Audit:       audit.ForVerify(p, e.log),
+		AppPassword: func(svc string) (string, error) { return secrets.Password(p.Dir, svc) },
+		Logger:      e.log,
+		Progress:    progress,
+	})
+	if err == nil && !res.OK {
+		err = fmt.Errorf("restore of backup %s: %s", id, res.Error)
+	}
+	return err
+}
 
 // benchRestore measures, Runs times, splitschema's restore of backup b
 // (check the checksums, pg_restore, verify everything, audit isolation,
@@ -39,17 +59,8 @@ func benchRestore(ctx context.Context, e *env, s *shop, b *backup.Result) (*row,
 			func() (err error) {
 				steps := &stepTimer{}
 				ours, err = timed(func() error {
-					res, err := backup.Restore(ctx, s.p, s.srv, b.ID, backup.RestoreOptions{
-						TargetDB: restoreDatabase, Jobs: jobs, PgBinDir: e.bins.Dir,
-						Audit:       audit.ForVerify(s.p, e.log),
-						AppPassword: func(svc string) (string, error) { return secrets.Password(s.p.Dir, svc) },
-						Logger:      e.log,
-						Progress:    steps.step,
-					})
+					err := e.restoreWhole(ctx, s.p, s.srv, b.ID, restoreDatabase, steps.step)
 					steps.step("")
-					if err == nil && !res.OK {
-						err = fmt.Errorf("restore of backup %s: %s", b.ID, res.Error)
-					}
 					return err
 				})
 				if err != nil {

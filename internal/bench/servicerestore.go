@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/splitschema/splitschema/internal/audit"
 	"github.com/splitschema/splitschema/internal/backup"
 	"github.com/splitschema/splitschema/internal/inspect"
 	"github.com/splitschema/splitschema/internal/secrets"
@@ -66,16 +65,7 @@ func benchServiceRestore(ctx context.Context, e *env, s *shop, b *backup.Result)
 			return nil, err
 		}
 		whole, err := timed(func() error {
-			res, err := backup.Restore(ctx, s.p, s.srv, b.ID, backup.RestoreOptions{
-				TargetDB: serviceRestoreDatabase, Jobs: e.jobs(), PgBinDir: e.bins.Dir,
-				Audit:       audit.ForVerify(s.p, e.log),
-				AppPassword: func(svc string) (string, error) { return secrets.Password(s.p.Dir, svc) },
-				Logger:      e.log,
-			})
-			if err == nil && !res.OK {
-				err = fmt.Errorf("restore of backup %s: %s", b.ID, res.Error)
-			}
-			return err
+			return e.restoreWhole(ctx, s.p, s.srv, b.ID, serviceRestoreDatabase, nil)
 		})
 		if err != nil {
 			return nil, err
