@@ -69,7 +69,16 @@ func Check(ctx context.Context, p *manifest.Project, id string, o CheckOptions) 
 		return nil, err
 	}
 	if r.remote() {
-		_, res, err := r.checkRemote(ctx, id, o.Jobs, key, o.AllowUnsigned)
+		if err := archive.CheckID(id); err != nil {
+			return nil, err
+		}
+		// A prune on this machine leaves it alone while it is read.
+		unlock, err := lockBackup(r.spool, id, false, true)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		res, err := r.checkRemote(ctx, id, o.Jobs, key, o.AllowUnsigned)
 		if err != nil {
 			return nil, err
 		}

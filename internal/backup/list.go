@@ -207,7 +207,12 @@ func failureReason(dir string) string {
 	if err != nil {
 		return "interrupted before it completed (no manifest)"
 	}
-	line, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+	return noteLine(data)
+}
+
+// noteLine is the first line of a failed backup's note: what failed.
+func noteLine(note []byte) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(string(note)), "\n")
 	return line
 }
 
@@ -246,7 +251,10 @@ func ReadManifest(ctx context.Context, p *manifest.Project, id string) (*archive
 	}
 	var m *archive.Manifest
 	if r.remote() {
-		m, _, err = r.find(ctx, id)
+		var sb *storedBackup
+		if sb, err = r.find(ctx, id); err == nil {
+			m = sb.m
+		}
 	} else {
 		var dir string
 		if dir, err = find(Dir(p), id); err == nil {

@@ -231,7 +231,7 @@ func (s storeSet) check(ctx context.Context, e Entry, jobs int) (bool, string, e
 		return false, "", err
 	}
 	defer unlock()
-	_, res, err := s.r.checkRemote(ctx, e.ID, jobs, s.key, false)
+	res, err := s.r.checkRemote(ctx, e.ID, jobs, s.key, false)
 	if err != nil {
 		return false, "", err
 	}

@@ -186,6 +186,10 @@ func TestRemoteRoundTrip(t *testing.T) {
 			if err != nil || !check.OK || check.Files != len(m.Files) {
 				t.Fatalf("verify = %+v, %v; want ok over %d files", check, err, len(m.Files))
 			}
+			// It says what it could not check: that the files decrypt.
+			if warned := strings.Contains(strings.Join(check.Warnings, "\n"), "not decrypted"); warned != encrypt {
+				t.Errorf("verify warnings %q: a warning that nothing was decrypted is due exactly when the backup is encrypted (%v)", check.Warnings, encrypt)
+			}
 			if e := rs.entry(t, res.ID); e.State != Verified {
 				t.Errorf("after verify, listed as %s, want verified", e.State)
 			}

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,9 +23,10 @@ type remoteBackup struct {
 	newest   time.Time
 }
 
-// scan lists the backups in the store, by id.
-func (r *repository) scan(ctx context.Context) (map[string]*remoteBackup, error) {
-	objs, err := r.store.List(ctx, "")
+// scan lists the backups in the store whose objects start with prefix
+// ("" for all, "<id>/" for one), by id.
+func (r *repository) scan(ctx context.Context, prefix string) (map[string]*remoteBackup, error) {
+	objs, err := r.store.List(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +56,7 @@ func (r *repository) scan(ctx context.Context) (map[string]*remoteBackup, error)
 // no other object is read.
 func (r *repository) list(ctx context.Context, key *archive.Key) (*Listing, error) {
 	l := &Listing{Dir: r.String(), Backups: []Entry{}}
-	found, err := r.scan(ctx)
+	found, err := r.scan(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -104,34 +106,43 @@ func (r *repository) failureNote(ctx context.Context, id string) string {
 		return "failed (its note cannot be read: " + err.Error() + ")"
 	}
 	defer rc.Close()
-	buf := make([]byte, 4096)
-	n, _ := rc.Read(buf)
-	line, _, _ := strings.Cut(strings.TrimSpace(string(buf[:n])), "\n")
-	return line
+	note, _ := io.ReadAll(io.LimitReader(rc, 4096))
+	return noteLine(note)
 }
 
-// find returns the manifest of complete backup id, or an error that says
-// why there is none.
-func (r *repository) find(ctx context.Context, id string) (*archive.Manifest, []byte, error) {
+// storedBackup is a complete backup as the store holds it.
+type storedBackup struct {
+	m       *archive.Manifest
+	raw     []byte        // manifest.json as stored
+	objects []repo.Object // every object under <id>/
+}
+
+// find reads complete backup id (one listing of its objects, its
+// manifest), or says why there is none.
+func (r *repository) find(ctx context.Context, id string) (*storedBackup, error) {
 	if err := archive.CheckID(id); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	found, err := r.scan(ctx)
+	found, err := r.scan(ctx, id+"/")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	b := found[id]
 	switch {
 	case b == nil:
-		return nil, nil, fmt.Errorf("no backup %s in %s (`splitschema backup list` shows the backups)", id, r)
+		return nil, fmt.Errorf("no backup %s in %s (`splitschema backup list` shows the backups)", id, r)
 	case !b.manifest:
 		state, why := r.unfinished(ctx, b)
 		if state == InProgress {
-			return nil, nil, fmt.Errorf("backup %s is still being written (%s): %s", id, r.objectPath(id), why)
+			return nil, fmt.Errorf("backup %s is still being written (%s): %s", id, r.objectPath(id), why)
 		}
-		return nil, nil, fmt.Errorf("backup %s is incomplete and cannot be used: %s (%s)", id, why, r.objectPath(id))
+		return nil, fmt.Errorf("backup %s is incomplete and cannot be used: %s (%s)", id, why, r.objectPath(id))
 	}
-	return r.readManifest(ctx, id)
+	m, raw, err := r.readManifest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &storedBackup{m: m, raw: raw, objects: b.objects}, nil
 }
 
 // remove deletes backup e from the store under its lock in the spool, and

@@ -27,13 +27,14 @@ type download struct {
 	ids []age.Identity
 }
 
-// readBackup reads every file of backup m from the store, jobs at once,
+// readBackup reads every file of backup sb from the store, jobs at once,
 // and checks each object's size and SHA-256 as stored against the
 // manifest. With d.dir set it also writes each file there, decrypted, and
 // checks the file's own size and SHA-256. It also finds the objects the
 // manifest does not list. It returns the problems, in path order; an error
 // means the check itself could not be made (the store could not be read).
-func (r *repository) readBackup(ctx context.Context, m *archive.Manifest, jobs int, d download) ([]archive.Problem, error) {
+func (r *repository) readBackup(ctx context.Context, sb *storedBackup, jobs int, d download) ([]archive.Problem, error) {
+	m := sb.m
 	var (
 		mu       sync.Mutex
 		problems []archive.Problem
@@ -43,15 +44,11 @@ func (r *repository) readBackup(ctx context.Context, m *archive.Manifest, jobs i
 		problems = append(problems, archive.Problem{Path: path, Problem: fmt.Sprintf(format, args...)})
 		mu.Unlock()
 	}
-	objs, err := r.store.List(ctx, m.ID+"/")
-	if err != nil {
-		return nil, err
-	}
 	listed := map[string]bool{archive.ManifestFile: true}
 	for _, f := range m.Files {
 		listed[f.Path] = true
 	}
-	for _, o := range objs {
+	for _, o := range sb.objects {
 		if rel := strings.TrimPrefix(o.Name, m.ID+"/"); !listed[rel] {
 			add(rel, "in the repository, not in the manifest")
 		}
@@ -148,18 +145,21 @@ func writeFile(path string, src io.Reader, f archive.File, encrypted bool, ids [
 // the manifest's checksum and signature, then every object's size and
 // SHA-256 as stored. It needs no identity: what is stored is checked, not
 // decrypted.
-func (r *repository) checkRemote(ctx context.Context, id string, jobs int, key *archive.Key, allowUnsigned bool) (*archive.Manifest, *CheckResult, error) {
-	m, _, err := r.find(ctx, id)
+func (r *repository) checkRemote(ctx context.Context, id string, jobs int, key *archive.Key, allowUnsigned bool) (*CheckResult, error) {
+	sb, err := r.find(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	res := newCheckResult(m, r.objectPath(id), key, allowUnsigned)
-	problems, err := r.readBackup(ctx, m, jobs, download{})
+	res := newCheckResult(sb.m, r.objectPath(id), key, allowUnsigned)
+	if sb.m.Encryption != nil {
+		res.Warnings = append(res.Warnings, "encrypted: the stored bytes were checked, not decrypted; `backup verify --restore-test` decrypts and restores them (it needs the identity)")
+	}
+	problems, err := r.readBackup(ctx, sb, jobs, download{})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	res.addProblems(problems)
-	return m, res, nil
+	return res, nil
 }
 
 // fetch downloads complete backup id into a new folder of the spool,
@@ -172,16 +172,16 @@ func (r *repository) fetch(ctx context.Context, p *manifest.Project, id string, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	m, raw, err := r.find(ctx, id)
+	sb, err := r.find(ctx, id)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	res := newCheckResult(m, r.objectPath(id), key, allowUnsigned)
+	res := newCheckResult(sb.m, r.objectPath(id), key, allowUnsigned)
 	if !res.OK {
 		r.recordCheck(ctx, res)
 		return nil, res, nil, &ProblemsError{ID: id, Problems: res.Problems}
 	}
-	ids, err := r.identities(ctx, m)
+	ids, err := r.identities(ctx, sb.m)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -196,7 +196,7 @@ func (r *repository) fetch(ctx context.Context, p *manifest.Project, id string, 
 		return nil, nil, nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	problems, err := r.readBackup(ctx, m, jobs, download{dir: filepath.Join(dir, id), ids: ids})
+	problems, err := r.readBackup(ctx, sb, jobs, download{dir: filepath.Join(dir, id), ids: ids})
 	if err != nil {
 		cleanup()
 		return nil, nil, nil, fmt.Errorf("download backup %s from %s: %w", id, r, err)
@@ -209,9 +209,9 @@ func (r *repository) fetch(ctx context.Context, p *manifest.Project, id string, 
 	}
 	// The manifest goes in as it is stored: its seal and signature are
 	// checked again when the copy is read.
-	if err := archive.WriteFileSync(filepath.Join(dir, id, archive.ManifestFile), raw); err != nil {
+	if err := archive.WriteFileSync(filepath.Join(dir, id, archive.ManifestFile), sb.raw); err != nil {
 		cleanup()
 		return nil, nil, nil, fmt.Errorf("backup %s: write its manifest into %s: %w", id, dir, err)
 	}
-	return withBackups(p, dir), res, cleanup, nil
+	return WithFolder(p, dir), res, cleanup, nil
 }
