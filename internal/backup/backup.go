@@ -140,15 +140,17 @@ func (r *Result) Human() string {
 }
 
 // Dir returns the project's backup folder, absolute when it can be made so.
-func Dir(p *manifest.Project) string {
-	dir := p.Settings.Backups
-	if !filepath.IsAbs(dir) {
-		dir = p.Path(dir)
+func Dir(p *manifest.Project) string { return projectPath(p, p.Settings.Backups) }
+
+// projectPath makes path absolute, relative to the project, when it can.
+func projectPath(p *manifest.Project, path string) string {
+	if !filepath.IsAbs(path) {
+		path = p.Path(path)
 	}
-	if abs, err := filepath.Abs(dir); err == nil {
-		dir = abs
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
-	return dir
+	return path
 }
 
 // ServiceRoles lists the owner and app role of every service of p.
@@ -310,16 +312,18 @@ func Run(ctx context.Context, p *manifest.Project, srv *target.Server, o Options
 	final := filepath.Join(root, id)
 	if rp.remote() {
 		// Everything is in the store, the manifest last; the spool folder
-		// holds empty folders.
+		// holds only the table of contents checkTOC read.
 		final = rp.objectPath(id)
 		if err := os.RemoveAll(partial); err != nil {
 			o.Logger.Warn("could not remove the spool folder", "dir", partial, "err", err)
 		}
-	} else if err := os.Rename(partial, final); err != nil {
-		return nil, b.failed(fmt.Errorf("rename into place: %w", err))
-	}
-	if err := archive.SyncDir(root); err != nil {
-		return nil, &Error{ID: id, Phase: b.phase, Err: err}
+	} else {
+		if err := os.Rename(partial, final); err != nil {
+			return nil, b.failed(fmt.Errorf("rename into place: %w", err))
+		}
+		if err := archive.SyncDir(root); err != nil {
+			return nil, &Error{ID: id, Phase: b.phase, Err: err}
+		}
 	}
 	o.Logger.Debug("backup complete", "id", id, "tables", b.m.Totals.Tables, "rows", b.m.Totals.Rows, "bytes", b.m.Totals.Bytes)
 	res := &Result{
@@ -825,7 +829,7 @@ func (b *run) reset() error {
 	if b.ship != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		if err := b.ship.r.deleteAll(ctx, b.id); err != nil {
+		if err := b.ship.r.deleteObjects(ctx, b.id, ""); err != nil {
 			return fmt.Errorf("delete the failed attempt's files from the repository: %w", err)
 		}
 	}
@@ -878,25 +882,14 @@ func (b *run) failRemote(note string) string {
 	defer cancel()
 	r := b.ship.r
 	if err := r.store.Put(noteCtx, b.id+"/"+archive.FailureFile, strings.NewReader(note), int64(len(note))); err != nil {
-		return fmt.Sprintf("what it uploaded stays in %s without a manifest (never listed as complete): the store could not be reached to delete it (%v); `splitschema backup prune` deletes it", b.ship.r.objectPath(b.id), err)
+		return fmt.Sprintf("what it uploaded stays in %s without a manifest (never listed as complete): the store could not be reached to delete it (%v); `splitschema backup prune` deletes it", r.objectPath(b.id), err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	objs, err := r.store.List(ctx, b.id+"/")
-	if err == nil {
-		for _, o := range objs {
-			if o.Name == b.id+"/"+archive.FailureFile {
-				continue
-			}
-			if err = r.store.Delete(ctx, o.Name); err != nil {
-				break
-			}
-		}
+	if err := r.deleteObjects(ctx, b.id, archive.FailureFile); err != nil {
+		return fmt.Sprintf("its note %s%s says it failed; deleting what it uploaded failed (%v): `splitschema backup prune` deletes it", r.objectPath(b.id), archive.FailureFile, err)
 	}
-	if err != nil {
-		return fmt.Sprintf("its note %s%s says it failed; deleting what it uploaded failed (%v): `splitschema backup prune` deletes it", b.ship.r.objectPath(b.id), archive.FailureFile, err)
-	}
-	return fmt.Sprintf("what it uploaded was deleted; its note %s%s says it failed", b.ship.r.objectPath(b.id), archive.FailureFile)
+	return fmt.Sprintf("what it uploaded was deleted; its note %s%s says it failed", r.objectPath(b.id), archive.FailureFile)
 }
 
 // compression checks --compress against what pg_dump of that major

@@ -34,7 +34,7 @@ func checkPath(root, id string) string { return filepath.Join(root, checksDir, i
 // recordCheck records a check's outcome; failing to is not worth failing
 // the check for.
 func recordCheck(root string, r *CheckResult) {
-	data, err := json.Marshal(lastCheckOf(r))
+	data, err := json.Marshal(lastCheckOf(r, "manifest checksum, signature, size and SHA-256 of every file"))
 	if err != nil {
 		return
 	}
@@ -60,10 +60,9 @@ func readCheck(root, id string) *LastCheck {
 // removeCheck forgets a deleted backup's record.
 func removeCheck(root, id string) { _ = os.Remove(checkPath(root, id)) }
 
-// lastCheckOf is the record of check r.
-func lastCheckOf(r *CheckResult) LastCheck {
-	lc := LastCheck{At: time.Now().UTC(), OK: r.OK, Signature: r.Signature,
-		What: "manifest checksum, signature, size and SHA-256 of every file"}
+// lastCheckOf is the record of check r, which checked what.
+func lastCheckOf(r *CheckResult, what string) LastCheck {
+	lc := LastCheck{At: time.Now().UTC(), OK: r.OK, Signature: r.Signature, What: what}
 	for i, p := range r.Problems {
 		if i == 5 {
 			break

@@ -92,17 +92,6 @@ func openRepository(p *manifest.Project) (*repository, error) {
 	return r, nil
 }
 
-// projectPath makes path absolute, relative to the project.
-func projectPath(p *manifest.Project, path string) string {
-	if !filepath.IsAbs(path) {
-		path = p.Path(path)
-	}
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
-	return path
-}
-
 // remote tells whether the backups are in an object store.
 func (r *repository) remote() bool { return r.store != nil }
 
@@ -199,7 +188,7 @@ const maxManifest = 256 << 20
 // recordCheck stores a check's outcome for list; failing to is not worth
 // failing the check for.
 func (r *repository) recordCheck(ctx context.Context, res *CheckResult) {
-	data, err := json.Marshal(lastCheckOf(res))
+	data, err := json.Marshal(lastCheckOf(res, "manifest checksum, signature, and the stored size and SHA-256 of every object"))
 	if err != nil {
 		return
 	}
@@ -220,9 +209,19 @@ func (r *repository) readCheck(ctx context.Context, id string) *LastCheck {
 	return &lc
 }
 
-// deleteAll deletes every object of backup id, the manifest first so that
-// what is left never looks complete, and the record of its last check.
+// deleteAll deletes every object of backup id and the record of its last
+// check.
 func (r *repository) deleteAll(ctx context.Context, id string) error {
+	if err := r.deleteObjects(ctx, id, ""); err != nil {
+		return err
+	}
+	return r.store.Delete(ctx, remoteChecks+"/"+id+".json")
+}
+
+// deleteObjects deletes every object of backup id but <id>/keep (keep ""
+// keeps none), the manifest first so that what is left never looks
+// complete.
+func (r *repository) deleteObjects(ctx context.Context, id, keep string) error {
 	objs, err := r.store.List(ctx, id+"/")
 	if err != nil {
 		return err
@@ -231,18 +230,19 @@ func (r *repository) deleteAll(ctx context.Context, id string) error {
 		return err
 	}
 	for _, o := range objs {
-		if o.Name == id+"/"+archive.ManifestFile {
+		if o.Name == id+"/"+archive.ManifestFile || keep != "" && o.Name == id+"/"+keep {
 			continue
 		}
 		if err := r.store.Delete(ctx, o.Name); err != nil {
 			return err
 		}
 	}
-	return r.store.Delete(ctx, remoteChecks+"/"+id+".json")
+	return nil
 }
 
-// withBackups returns a copy of p whose backups are in the folder dir.
-func withBackups(p *manifest.Project, dir string) *manifest.Project {
+// WithFolder returns a copy of p whose backups are in the folder dir,
+// unencrypted (a backup fetched from a store, a scratch backup).
+func WithFolder(p *manifest.Project, dir string) *manifest.Project {
 	cp := *p
 	cp.Settings.Backups = dir
 	cp.Settings.Encryption = manifest.EncryptionSettings{}

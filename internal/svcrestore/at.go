@@ -127,15 +127,13 @@ func RestoreAt(ctx context.Context, p *manifest.Project, srv *target.Server, pt 
 	scratch.Database = p.Settings.Database
 	// The scratch project: the same services, its backups beside the
 	// scratch cluster.
-	sp := *p
-	sp.Settings.Backups = backups
-	sp.Settings.Encryption = manifest.EncryptionSettings{} // a local folder: not encrypted
+	sp := backup.WithFolder(p, backups)
 	progress("point in time: logical backup of the scratch cluster")
-	b, err := backup.Run(ctx, &sp, scratch, backup.Options{Jobs: o.Jobs, PgBinDir: o.PgBinDir, Logger: o.Logger})
+	b, err := backup.Run(ctx, sp, scratch, backup.Options{Jobs: o.Jobs, PgBinDir: o.PgBinDir, Logger: o.Logger})
 	if err != nil {
 		return res, fmt.Errorf("restore at %s: backup of the scratch cluster: %w", pt.Target, err)
 	}
 	res.Backup = b.ID
-	res.Restore, err = Restore(ctx, &sp, srv, b.ID, o)
+	res.Restore, err = Restore(ctx, sp, srv, b.ID, o)
 	return res, err
 }
